@@ -1,0 +1,1 @@
+"""Plate model: calibration, forces, COP, weight distribution; IMU -> board tilt."""

@@ -1,0 +1,211 @@
+"""Reading sessions back, including ones a crash or power cut interrupted.
+
+A reader refuses an unknown major format version, ignores unknown fields, drops a partial last
+line of a sample file (a write cut short) and says so, and prefers a trial's gzipped file when
+both it and the plain one exist (the crash landed between compressing and deleting).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from station import atomicio
+from station.errors import SessionError
+from station.session import format as fmt
+
+
+@dataclass
+class SampleTable:
+    """Columns of one sample file; ``truncated`` when a partial last line was dropped."""
+
+    kind: str
+    columns: dict[str, np.ndarray]
+    t0_ns: int
+    truncated: bool = False
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+
+def sample_path(trial_dir: Path, kind: str) -> Path | None:
+    gz = trial_dir / f"{kind}.csv.gz"
+    plain = trial_dir / f"{kind}.csv"
+    return gz if gz.exists() else plain if plain.exists() else None
+
+
+def read_samples(path: Path) -> SampleTable:
+    """Parse a station sample file (plain or gzip)."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        text = raw.decode("ascii")
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        raise SessionError(f"{path}: unreadable sample file ({exc})") from None
+    truncated = bool(text) and not text.endswith("\n")
+    lines = text.split("\n")
+    if truncated or (lines and lines[-1] == ""):
+        lines = lines[:-1]
+    if len(lines) < 2:
+        raise SessionError(f"{path}: no header (file cut short before it was written)")
+    header = fmt.parse_header(lines[0])
+    if not header:
+        raise SessionError(f"{path}: not a station sample file (first line {lines[0][:40]!r})")
+    if fmt.major(header.get("format_version", "")) != fmt.major(fmt.FORMAT_VERSION):
+        raise SessionError(f"{path}: unknown format_version {header.get('format_version')}")
+    names = lines[1].split(",")
+    body = lines[2:]
+    if body:
+        data = np.genfromtxt(io.StringIO("\n".join(body)), delimiter=",", dtype=float,
+                             ndmin=2, invalid_raise=False, filling_values=np.nan)
+        if data.shape[1] != len(names):
+            raise SessionError(f"{path}: expected {len(names)} columns, found {data.shape[1]}")
+    else:
+        data = np.empty((0, len(names)))
+    return SampleTable(header.get("kind", ""), {n: data[:, i] for i, n in enumerate(names)},
+                       int(header.get("t0_ns", "0") or 0), truncated)
+
+
+@dataclass
+class Trial:
+    dir: Path
+    meta: dict[str, Any]
+
+    def samples(self, kind: str) -> SampleTable | None:
+        path = sample_path(self.dir, kind)
+        return read_samples(path) if path else None
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", self.dir.name))
+
+
+@dataclass
+class Session:
+    path: Path
+    meta: dict[str, Any]
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def sealed(self) -> bool:
+        return (self.path / fmt.MANIFEST_JSON).exists()
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.meta.get("interrupted"))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SessionError(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise SessionError(f"{path}: damaged JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SessionError(f"{path}: expected a JSON object")
+    if fmt.major(data.get("format_version", "")) != fmt.major(fmt.FORMAT_VERSION):
+        raise SessionError(f"{path}: unknown format_version {data.get('format_version')!r}")
+    return data
+
+
+def load_session(path: str | Path) -> Session:
+    p = Path(path)
+    meta = _read_json(p / fmt.SESSION_JSON)
+    trials = []
+    for name in meta.get("trials", []):
+        tdir = p / fmt.TRIALS_DIR / str(name)
+        if Path(str(name)).name != str(name):
+            raise SessionError(f"{p}: trial name {name!r} is not a plain folder name")
+        trials.append(Trial(tdir, _read_json(tdir / fmt.TRIAL_JSON)))
+    return Session(p, meta, trials)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def needs_recovery(path: Path) -> bool:
+    """Unsealed and no live recorder owns it."""
+    if (path / fmt.MANIFEST_JSON).exists():
+        return False
+    lock = path / fmt.LOCK_FILE
+    try:
+        pid = int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return True
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+def recover_session(path: str | Path) -> Session:
+    """Seal a session a crash left open: keep every whole line, flag it interrupted."""
+    from station.session.recorder import write_manifest
+
+    p = Path(path)
+    if not (p / fmt.SESSION_JSON).exists():
+        raise SessionError(f"{p}: no session.json: the crash came before the session began")
+    session = load_session(p)
+    for trial in session.trials:
+        for kind in fmt.COLUMNS:
+            gz, plain = trial.dir / f"{kind}.csv.gz", trial.dir / f"{kind}.csv"
+            if gz.exists() and plain.exists():
+                plain.unlink()               # compression finished; the plain copy is stale
+            elif plain.exists():
+                _drop_partial_line(plain)
+        if not trial.meta.get("complete"):
+            trial.meta["interrupted"] = True
+            atomicio.write_json(trial.dir / fmt.TRIAL_JSON, trial.meta)
+    session.meta["interrupted"] = True
+    session.meta.setdefault("ended_utc", None)
+    atomicio.write_json(p / fmt.SESSION_JSON, session.meta)
+    write_manifest(p)
+    (p / fmt.LOCK_FILE).unlink(missing_ok=True)
+    atomicio.fsync_dir(p)
+    return load_session(p)
+
+
+def _drop_partial_line(path: Path) -> None:
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def verify_manifest(path: str | Path) -> list[str]:
+    """Every difference between a sealed session and its manifest; empty when it is intact."""
+    p = Path(path)
+    try:
+        manifest = _read_json(p / fmt.MANIFEST_JSON)
+    except SessionError as exc:
+        return [str(exc)]
+    problems = []
+    listed = manifest.get("files", {})
+    for rel, entry in sorted(listed.items()):
+        f = p / rel
+        if not f.is_file():
+            problems.append(f"{rel}: listed in the manifest but missing")
+        elif f.stat().st_size != entry.get("size"):
+            problems.append(f"{rel}: size {f.stat().st_size} != manifest {entry.get('size')}")
+        elif fmt.sha256_file(f) != entry.get("sha256"):
+            problems.append(f"{rel}: SHA-256 does not match the manifest")
+    for f in sorted(p.rglob("*")):
+        rel = f.relative_to(p).as_posix()
+        if f.is_file() and rel not in listed and rel != fmt.MANIFEST_JSON \
+                and not f.name.startswith("."):
+            problems.append(f"{rel}: not in the manifest")
+    return problems
