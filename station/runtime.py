@@ -28,6 +28,7 @@ from station.plate.calibration import (
     calibrate_whole_plate,
 )
 from station.plate.model import PlateGeometry, PlateSamples, is_steady, plate_samples
+from station.plate.tilt import board_tilt, levelling_matrix
 from station.sensors.base import CELL_NAMES
 from station.sensors.factory import Sources
 
@@ -202,6 +203,21 @@ class Station:
         cal.save(self.config.calibration_path)
         self.calibration = cal
         return cal
+
+    def level_board(self, seconds: float = 1.0) -> Calibration:
+        """Zero the wobble-board tilt: the board is held level (on its blocks) meanwhile."""
+        reader = self.rings.imu.reader()
+        self.wait(seconds)
+        rec = reader.poll()
+        if len(rec) < 5:
+            raise SensorError("no reports from the wobble-board IMU: run `station selftest`")
+        self.calibration = self.calibration.with_board_level(levelling_matrix(rec["quat"]))
+        self.calibration.save(self.config.calibration_path)
+        return self.calibration
+
+    def board_tilt(self, records: np.ndarray) -> np.ndarray:
+        """(N, 2) roll, pitch (rad) of IMU ring records, relative to the last levelling."""
+        return board_tilt(records["quat"], self.calibration.board_level)
 
     def close(self) -> None:
         self.acq.close()

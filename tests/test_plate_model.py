@@ -149,3 +149,34 @@ def test_damaged_calibration_file_is_a_clear_error(tmp_path):
                  '"newtons_per_count": [1,1,-1,1]}')
     with pytest.raises(CalibrationError, match="positive"):
         Calibration.load(p)
+
+
+def test_board_levelling_zeroes_a_crooked_imu_and_tilt_follows_the_sway(config):
+    import math
+
+    from station.plate.tilt import board_tilt
+    from station.sim.plate import quat_mul, tilt_quaternion
+
+    cfg = config.with_changes("simulation", wobble_board=True)
+    station = Station(cfg, fast=True)
+    sim = station.simulation
+    sim.patient.step_off()                       # board resting level on its blocks
+    station.wait(1.0)
+    cal = station.level_board()
+    assert cal.levelled_utc and Calibration.load(config.calibration_path).board_level is not None
+    # an IMU glued 3 degrees crooked reads zero after levelling, and true tilt after that
+    mount = np.array(tilt_quaternion(math.radians(3), math.radians(-2)))
+    crooked = np.array([quat_mul(np.array(tilt_quaternion(0, 0, y)), mount) for y in (0, 1, 2)])
+    from station.plate.tilt import levelling_matrix
+
+    level = levelling_matrix(crooked)
+    np.testing.assert_allclose(board_tilt(crooked, level), 0, atol=1e-9)
+    tilted = quat_mul(np.array(tilt_quaternion(0.1, 0.0, 0.5)), mount)
+    assert board_tilt(tilted[None], level)[0, 0] == pytest.approx(0.1, abs=0.003)
+    # with the patient on the board, roll follows the ML sway (right side down = positive)
+    sim.patient.step_on()
+    station.command("lean_to", 0.03, 0.0)
+    station.wait(3.0)
+    tilt = station.board_tilt(station.new_imu_records())
+    assert tilt[-1, 0] > math.radians(5)
+    station.close()

@@ -9,6 +9,7 @@ better than a few percent. A centre-only placement ("whole plate") rescales all 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Calibration:
     method: str = "nominal"          # nominal | whole-plate | per-cell
     reference_mass_kg: float | None = None
     residual_n: float | None = None  # RMS misfit of the calibration equations
+    board_level: np.ndarray | None = None  # wobble-board levelling rotation (3, 3)
+    levelled_utc: str | None = None
 
     @property
     def is_calibrated(self) -> bool:
@@ -56,6 +59,8 @@ class Calibration:
             "method": self.method,
             "reference_mass_kg": self.reference_mass_kg,
             "residual_n": self.residual_n,
+            "board_level": None if self.board_level is None else self.board_level.tolist(),
+            "levelled_utc": self.levelled_utc,
         }
 
     @classmethod
@@ -73,9 +78,14 @@ class Calibration:
         if offsets.shape != (4,) or scales.shape != (4,) or not np.all(np.isfinite(scales)) \
                 or np.any(scales <= 0):
             raise CalibrationError(f"{source}: calibration needs 4 offsets and 4 positive scales")
+        level = data.get("board_level")
+        try:
+            level = None if level is None else np.array(level, dtype=float).reshape(3, 3)
+        except ValueError:
+            raise CalibrationError(f"{source}: board_level must be a 3x3 matrix") from None
         return cls(offsets, scales, data.get("tared_utc"), data.get("calibrated_utc"),
                    data.get("method", "per-cell"), data.get("reference_mass_kg"),
-                   data.get("residual_n"))
+                   data.get("residual_n"), level, data.get("levelled_utc"))
 
     def save(self, path: str | Path) -> None:
         atomicio.write_json(path, self.to_json())
@@ -94,9 +104,12 @@ class Calibration:
         return cls.from_json(data, str(p))
 
     def with_tare(self, mean_counts: np.ndarray) -> Calibration:
-        return Calibration(np.asarray(mean_counts, dtype=float).copy(), self.newtons_per_count,
-                           _utc_now(), self.calibrated_utc, self.method,
-                           self.reference_mass_kg, self.residual_n)
+        return dataclasses.replace(self, offsets_counts=np.asarray(mean_counts, float).copy(),
+                                   tared_utc=_utc_now())
+
+    def with_board_level(self, level: np.ndarray) -> Calibration:
+        return dataclasses.replace(self, board_level=np.asarray(level, float),
+                                   levelled_utc=_utc_now())
 
 
 @dataclass(frozen=True)
@@ -146,8 +159,8 @@ def calibrate_per_cell(current: Calibration, placements: list[Placement], mass_k
                        half_ml_m: float, half_ap_m: float) -> Calibration:
     scales, residual = solve_cell_scales(placements, mass_kg, current.offsets_counts,
                                          half_ml_m, half_ap_m)
-    return Calibration(current.offsets_counts, scales, current.tared_utc, _utc_now(),
-                       "per-cell", mass_kg, residual)
+    return dataclasses.replace(current, newtons_per_count=scales, calibrated_utc=_utc_now(),
+                               method="per-cell", reference_mass_kg=mass_kg, residual_n=residual)
 
 
 def calibrate_whole_plate(current: Calibration, centre: Placement, mass_kg: float) -> Calibration:
@@ -157,5 +170,6 @@ def calibrate_whole_plate(current: Calibration, centre: Placement, mass_kg: floa
     if measured <= 0:
         raise CalibrationError("the plate reads no load with the mass on it: check the cells")
     factor = mass_kg * G / measured
-    return Calibration(current.offsets_counts, current.newtons_per_count * factor,
-                       current.tared_utc, _utc_now(), "whole-plate", mass_kg, 0.0)
+    return dataclasses.replace(current, newtons_per_count=current.newtons_per_count * factor,
+                               calibrated_utc=_utc_now(), method="whole-plate",
+                               reference_mass_kg=mass_kg, residual_n=0.0)

@@ -94,7 +94,7 @@ class SessionRecorder:
         self._files: dict[str, _SampleFile] = {}
         self._t0_ns = 0
         self._last_sync_ns = 0
-        self.level: np.ndarray | None = None   # wobble-board levelling matrix
+        self.level = calibration.board_level    # wobble-board levelling rotation
 
     # ------------------------------------------------------------------ metadata
     def _write_meta(self) -> None:
