@@ -165,6 +165,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from station.selftest import format_table, run_selftest, simulated_bank
+
+    cfg = _load_config(args)
+    if args.simulate:
+        dead = None if args.simulate == "healthy" else int(args.simulate.rsplit("-", 1)[1])
+        open_bank, clock = simulated_bank(cfg, dead)
+        checks = run_selftest(cfg, open_bank=open_bank, clock=clock, hardware=True)
+    else:
+        _progress("Reading the sensors for 2 s...")
+        checks = run_selftest(cfg)
+    print(format_table(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.defaults:
         print(config_mod.describe_defaults(), end="")
@@ -223,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--realtime", action="store_true", help="at the recorded timing")
     rp.add_argument("--calibration", help="calibration.json to use (default: the station's)")
     rp.set_defaults(func=cmd_replay)
+
+    st = sub.add_parser("selftest", parents=[common],
+                        help="check which sensors answer; a pass/fail table to act on")
+    st.add_argument("--simulate", choices=["healthy", *[f"dead-cell-{i}" for i in range(4)]],
+                    help="run against the pin-level simulated bank (technician training)")
+    st.set_defaults(func=cmd_selftest)
 
     cf = sub.add_parser("config", parents=[common], help="check the configuration")
     cf.add_argument("--defaults", action="store_true", help="print every key with its default")

@@ -79,7 +79,12 @@ class ImuSection:
     enabled: bool = _opt(False, "Is a BNO08x wobble board in use?")
     bus: str = _opt("i2c", "How the BNO08x is wired.", choices=("i2c", "uart"))
     i2c_address: int = _opt(0x4A, "I2C address of the BNO08x.", choices=(0x4A, 0x4B))
-    uart_port: str = _opt("/dev/ttyAMA0", "Serial port for the BNO08x over UART (3 Mbaud).")
+    i2c_bus: int = _opt(1, "I2C bus number: 1 is the Pi's hardware bus; 3 a software "
+                        "(i2c-gpio) bus, the fallback for the Pi 4's clock-stretching bug.",
+                        lo=0, hi=22)
+    uart_port: str = _opt("/dev/ttyAMA0", "Serial port for the BNO08x over UART.")
+    uart_baudrate: int = _opt(3_000_000, "UART speed of the BNO08x SH-2 protocol.",
+                              choices=(115200, 3_000_000))
     report_interval_ms: int = _opt(10, "Game rotation vector report interval (ms).", lo=5, hi=100)
     max_tilt_deg: float = _opt(20.0, "Board tilt at which the board touches the floor (deg).",
                                lo=5.0, hi=30.0)
