@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run against the pin-level simulated bank (technician training)")
     st.set_defaults(func=cmd_selftest)
 
+    from station.service.commands import add_parsers as add_service_parsers
+
+    add_service_parsers(sub)
+
     cf = sub.add_parser("config", parents=[common], help="check the configuration")
     cf.add_argument("--defaults", action="store_true", help="print every key with its default")
     cf.set_defaults(func=cmd_config)
