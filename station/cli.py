@@ -245,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run against the pin-level simulated bank (technician training)")
     st.set_defaults(func=cmd_selftest)
 
+    from station.analysis.commands import add_analyze_parser, add_report_parser
     from station.service.commands import add_parsers as add_service_parsers
 
+    add_analyze_parser(sub)
+    add_report_parser(sub)
     add_service_parsers(sub)
 
     cf = sub.add_parser("config", parents=[common], help="check the configuration")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from station.analysis import sway
 from station.config import Config
 from station.plate.model import PlateSamples, weight_bearing_left, weight_front
 from station.runtime import Station
@@ -35,19 +36,20 @@ class TrialSummary:
 
 
 def summarize(name: str, samples: PlateSamples, station: Station) -> TrialSummary:
-    """Clinician-unit summary of a stance trial (loaded samples only)."""
-    cop = samples.cop_m[samples.loaded]
+    """Clinician-unit summary of a stance trial: loaded samples, the analysis library's path
+    length and velocity (Prieto), per-leg weight bearing between the footprints."""
+    loaded = samples.loaded
+    cop = samples.cop_m[loaded]
     if len(cop) < 2:
-        return TrialSummary(name, float("nan"), float("nan"), float("nan"), float("nan"),
-                            float("nan"), len(samples))
-    step = np.hypot(*np.diff(cop, axis=0).T)
-    duration = len(cop) / station.config.plate.sample_rate_hz
-    path = float(step.sum())
+        nan = float("nan")
+        return TrialSummary(name, nan, nan, nan, nan, nan, len(samples))
+    fs = station.config.plate.sample_rate_hz
+    path = float(sway.path_length(cop).planar)
     return TrialSummary(
-        name, float(np.mean(samples.total_force_n[samples.loaded]) / G),
-        float(np.mean(weight_bearing_left(cop[:, 0], station.geometry)) * 100),
+        name, float(np.mean(samples.total_force_n[loaded]) / G),
+        float(np.mean(weight_bearing_left(cop[:, 0], station.geometry.foot_spacing_m)) * 100),
         float(np.mean(weight_front(cop[:, 1], station.geometry)) * 100),
-        path * 100, path * 100 / duration, len(samples))
+        path * 100, float(sway.mean_velocity(cop, fs).planar) * 100, len(samples))
 
 
 def _record_trial(station: Station, recorder: SessionRecorder, name: str, seconds: float,

@@ -61,7 +61,7 @@ def test_weight_bearing_reads_the_patients_stance(left):
     sim = SimulatedStation(PatientProfile(weight_bearing_left=left), clock=VirtualClock(), seed=5)
     counts, _, _ = record(sim, 30)
     s = plate_samples(np.zeros(len(counts)), counts, true_calibration(sim), PlateGeometry())
-    measured = float(np.mean(weight_bearing_left(s.cop_m[:, 0], PlateGeometry())))
+    measured = float(np.mean(weight_bearing_left(s.cop_m[:, 0], PlateGeometry().foot_spacing_m)))
     assert measured == pytest.approx(left, abs=0.01)
 
 

@@ -84,14 +84,14 @@ def plate_samples(t_ns: np.ndarray, counts: np.ndarray, calibration: Calibration
     return PlateSamples(np.asarray(t_ns, dtype=np.int64), forces, total, cop)
 
 
-def weight_bearing_left(cop_ml_m: np.ndarray, geometry: PlateGeometry) -> np.ndarray:
+def weight_bearing_left(cop_ml_m: np.ndarray, foot_spacing_m: float) -> np.ndarray:
     """Share (0-1) of body weight on the left leg, from where the COP lies between the feet.
 
     The patient stands on the two footprints marked ``foot_spacing_m`` apart; the COP divides
     the load between the feet like a lever: left = 1/2 - x / spacing. (The left cells' share,
     1/2 - x / span, would understate a 65/35 stance as ~57/43 on a 40 cm plate.)
     """
-    return np.clip(0.5 - np.asarray(cop_ml_m) / geometry.foot_spacing_m, 0.0, 1.0)
+    return np.clip(0.5 - np.asarray(cop_ml_m) / foot_spacing_m, 0.0, 1.0)
 
 
 def weight_front(cop_ap_m: np.ndarray, geometry: PlateGeometry) -> np.ndarray:

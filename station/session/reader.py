@@ -7,10 +7,10 @@ both it and the plain one exist (the crash landed between compressing and deleti
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ class SampleTable:
     columns: dict[str, np.ndarray]
     t0_ns: int
     truncated: bool = False
+    note: str = ""                  # why the end was dropped, when it was
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -41,22 +42,47 @@ def sample_path(trial_dir: Path, kind: str) -> Path | None:
     return gz if gz.exists() else plain if plain.exists() else None
 
 
-def read_samples(path: Path) -> SampleTable:
-    """Parse a station sample file (plain or gzip)."""
+def read_text(path: Path) -> tuple[str, str]:
+    """A text file, gzipped or not, without an incomplete last line; returns (text, note).
+
+    A gzip stream cut short by a power cut still yields every complete line before the cut.
+    """
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        text = raw.decode("ascii")
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-        raise SessionError(f"{path}: unreadable sample file ({exc})") from None
-    truncated = bool(text) and not text.endswith("\n")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SessionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    note = ""
+    if raw[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=31)
+        try:
+            raw = d.decompress(raw)
+        except zlib.error as exc:
+            raise SessionError(f"{path}: damaged gzip data: {exc}") from None
+        if not d.eof:
+            note = "gzip stream cut short (power cut?); incomplete last line dropped"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SessionError(f"{path}: not a UTF-8 text file") from None
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+        note = note or "last line incomplete (power cut?) and dropped"
+    return text, note
+
+
+def read_samples(path: Path) -> SampleTable:
+    """Parse a station sample file (plain or gzip); ``truncated`` if a cut end was dropped."""
+    text, note = read_text(path)
+    truncated = bool(note)
     lines = text.split("\n")
-    if truncated or (lines and lines[-1] == ""):
+    if lines and lines[-1] == "":
         lines = lines[:-1]
     if len(lines) < 2:
         raise SessionError(f"{path}: no header (file cut short before it was written)")
     header = fmt.parse_header(lines[0])
     if not header:
-        raise SessionError(f"{path}: not a station sample file (first line {lines[0][:40]!r})")
+        raise SessionError(f"{path}: not a station sample file: no '# station ... "
+                           f"format_version=' first line (found {lines[0][:40]!r})")
     if fmt.major(header.get("format_version", "")) != fmt.major(fmt.FORMAT_VERSION):
         raise SessionError(f"{path}: unknown format_version {header.get('format_version')}")
     names = lines[1].split(",")
@@ -69,7 +95,7 @@ def read_samples(path: Path) -> SampleTable:
     else:
         data = np.empty((0, len(names)))
     return SampleTable(header.get("kind", ""), {n: data[:, i] for i, n in enumerate(names)},
-                       int(header.get("t0_ns", "0") or 0), truncated)
+                       int(header.get("t0_ns", "0") or 0), truncated, note)
 
 
 @dataclass
@@ -101,7 +127,8 @@ class Session:
         return bool(self.meta.get("interrupted"))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A session or trial JSON file; refuses damage and unknown major versions."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -117,13 +144,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def load_session(path: str | Path) -> Session:
     p = Path(path)
-    meta = _read_json(p / fmt.SESSION_JSON)
+    meta = read_json(p / fmt.SESSION_JSON)
     trials = []
     for name in meta.get("trials", []):
         tdir = p / fmt.TRIALS_DIR / str(name)
         if Path(str(name)).name != str(name):
             raise SessionError(f"{p}: trial name {name!r} is not a plain folder name")
-        trials.append(Trial(tdir, _read_json(tdir / fmt.TRIAL_JSON)))
+        trials.append(Trial(tdir, read_json(tdir / fmt.TRIAL_JSON)))
     return Session(p, meta, trials)
 
 
@@ -190,7 +217,7 @@ def verify_manifest(path: str | Path) -> list[str]:
     """Every difference between a sealed session and its manifest; empty when it is intact."""
     p = Path(path)
     try:
-        manifest = _read_json(p / fmt.MANIFEST_JSON)
+        manifest = read_json(p / fmt.MANIFEST_JSON)
     except SessionError as exc:
         return [str(exc)]
     problems = []
