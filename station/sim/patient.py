@@ -11,8 +11,10 @@ realistic amplitude (a few mm RMS), frequency (0.2-0.5 Hz) and the COP leading t
 Conditions and impairments change the parameters: eyes closed and foam add noise, foam lowers
 the stiffness, ``sway_scale`` multiplies the noise, ``weight_bearing_left`` moves the ML home
 position between the feet, ``reaction_time_s`` delays voluntary moves. Voluntary moves (lean to a
-target, shift weight, stand on one leg, step off) start after the reaction time and follow a
-minimum-jerk path, so drills can be tested end to end. The same seed gives the same sway.
+target, shift weight, stand on one leg, step off, squat) start after the reaction time and follow
+a minimum-jerk path, so drills can be tested end to end. On one leg the patient touches the free
+foot down when its sway carries it too far; ``max_lean_fraction`` caps voluntary leans. The
+same seed gives the same sway.
 
 Units: SI throughout. x = ML (positive right), y = AP (positive forward), origin plate centre.
 """
@@ -26,6 +28,7 @@ import numpy as np
 
 G = 9.80665
 _DT = 0.0025  # integration step (s): 400 Hz, five steps per 80 Hz sample
+_TOUCH_LOAD = 0.4   # share of the weight a touched-down free foot takes (single-leg stance)
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,24 @@ class PatientProfile:
     eyes_closed: bool = False
     surface: str = "firm"              # "firm" or "foam"
     foot_spacing_m: float = 0.20       # footprint centres marked on the plate
+    #: Voluntary leans (``lean_to``) reach at most this share of the theoretical limits of
+    #: stability in their direction; 1.0 = no cap (a healthy adult reaches the limits).
+    max_lean_fraction: float = 1.0
+    #: Single-leg stance: the free foot touches down when the COM strays this far (ML; twice
+    #: as far AP, the foot is long) from where it is held over the stance foot ...
+    touchdown_margin_m: float = 0.012
+    #: ... and stays down this long before the patient lifts it again (s).
+    touchdown_s: float = 1.0
+    #: Squat: how far the COM drops (m), and how much a stance asymmetry grows at full depth
+    #: (0.5: a 65/35 stance becomes 72.5/27.5; the spared leg is spared more under load).
+    squat_depth_m: float = 0.25
+    squat_asymmetry_gain: float = 0.5
 
     @classmethod
     def impaired(cls, **changes: float | str | bool) -> PatientProfile:
         """A post-stroke-like patient: more sway, 65/35 stance, slow reactions."""
         base = cls(sway_scale=2.0, weight_bearing_left=0.65, reaction_time_s=0.45,
-                   movement_time_s=1.4, neural_delay_s=0.13)
+                   movement_time_s=1.4, neural_delay_s=0.13, max_lean_fraction=0.7)
         return replace(base, **changes)  # type: ignore[arg-type]
 
     @property
@@ -107,6 +122,15 @@ class VirtualPatient:
         self._load_target = 1.0
         self.single_leg: str | None = None
         self.lost_balance = False
+        self.touching_down = False          # single-leg stance: the free foot is down
+        self.touchdowns = 0
+        self._touch_until = 0.0
+        self._touch_check_from = 0.0
+        self._touch_share = 0.0             # weight on the touched-down foot, ramped
+        self._free_foot = np.zeros(2)
+        self.vertical_acc = 0.0             # COM vertical acceleration (m/s^2), squats
+        self._squat: tuple[float, float, float, float] | None = None  # start, down, up, depth
+        self._offset = np.zeros(2)          # reference offset while squatting (asymmetry)
         self._set_gains()
 
     # ----------------------------------------------------------------- parameters
@@ -124,8 +148,12 @@ class VirtualPatient:
             sigma *= 1.35
         if foam:
             sigma *= 2.2
-        if self.single_leg:
+        if self.single_leg and not self.touching_down:
             sigma *= 1.8
+            # standing on the leg the patient spares is harder (1.0 for an even stance)
+            share = p.weight_bearing_left if self.single_leg == "left" \
+                else 1.0 - p.weight_bearing_left
+            sigma *= math.sqrt(0.5 / min(max(share, 0.05), 0.95))
         self._noise_sigma = sigma * np.array([0.7, 1.0])  # ML sways less than AP
         self._noise_tau = 1.0
 
@@ -142,8 +170,24 @@ class VirtualPatient:
 
     # ----------------------------------------------------------------- commands
     def lean_to(self, ml_m: float, ap_m: float, movement_time_s: float | None = None) -> None:
-        """Move the COM to (ml, ap) after the reaction time (a reach or target drill)."""
-        target = np.array([ml_m, ap_m], dtype=float)
+        """Move the COM to (ml, ap) after the reaction time (a reach or target drill); a lean
+        beyond ``max_lean_fraction`` of the limits of stability stops there."""
+        self._lean(self._capped(np.array([ml_m, ap_m], dtype=float)), movement_time_s)
+
+    def _capped(self, target: np.ndarray) -> np.ndarray:
+        """``target`` pulled back onto ``max_lean_fraction`` of the LOS ellipse around home."""
+        f = self.profile.max_lean_fraction
+        home = np.array([self.profile.home_ml_m, 0.0])
+        d = target - home
+        r = float(np.hypot(*d))
+        if f >= 1.0 or r == 0.0:
+            return target
+        fwd, back, side = self.profile.los_m()
+        ap_limit = fwd if d[1] >= 0 else back
+        r_los = 1.0 / math.hypot(d[0] / r / side, d[1] / r / ap_limit)
+        return home + d * (f * r_los / r) if r > f * r_los else target
+
+    def _lean(self, target: np.ndarray, movement_time_s: float | None = None) -> None:
         if movement_time_s is None:
             dist = float(np.hypot(*(target - self._ref)))
             movement_time_s = self.profile.movement_time_s * max(0.5, (dist / 0.05) ** 0.5)
@@ -157,12 +201,32 @@ class VirtualPatient:
         self.lean_to(self.profile.foot_spacing_m * (0.5 - left_fraction), float(self._ref[1]))
 
     def stand_on(self, leg: str | None) -> None:
-        """Single-leg stance on "left" or "right"; None goes back to both feet."""
+        """Single-leg stance on "left" or "right"; None goes back to both feet.
+
+        On one leg the patient touches the free foot down when the COM strays beyond
+        ``touchdown_margin_m`` (so more sway, more touch-downs, deterministic from the seed):
+        the foot takes ``_TOUCH_LOAD`` of the weight within 0.15 s, so the plate's COP moves
+        toward it while the body keeps its place, and is lifted again after ``touchdown_s``;
+        ``touchdowns`` counts them."""
         self.single_leg = leg
+        self.touching_down = False
         self._set_gains()
+        # 0.6 s for a healthy adult (movement_time_s 0.8), slower for a slow mover
+        lift_s = 0.6 * self.profile.movement_time_s / 0.8
+        self._lean(np.array([self._stance_ml(), 0.0]), movement_time_s=lift_s)
+        self._touch_check_from = self.t + self.profile.reaction_time_s + lift_s + 2.0
+
+    def _stance_ml(self) -> float:
         half = self.profile.foot_spacing_m / 2
-        ml = {"left": -half, "right": half, None: self.profile.home_ml_m}[leg]
-        self.lean_to(ml, 0.0, movement_time_s=0.6)
+        return {"left": -half, "right": half, None: self.profile.home_ml_m}[self.single_leg]
+
+    def squat(self, down_s: float = 1.5, up_s: float = 1.5, depth_m: float | None = None) -> None:
+        """One squat after the reaction time: the COM drops ``depth_m`` (the profile's by
+        default) and rises again, each on a minimum-jerk path. The plate sees the vertical
+        force m (g + z''), and a stance asymmetry grows with depth (``squat_asymmetry_gain``)."""
+        depth = self.profile.squat_depth_m if depth_m is None else depth_m
+        self._squat = (self.t + self.profile.reaction_time_s, max(down_s, 0.2),
+                       max(up_s, 0.2), depth)
 
     def step_off(self) -> None:
         """Leave the plate: the load drops to nothing over about half a second."""
@@ -188,6 +252,10 @@ class VirtualPatient:
             self._ref = self._move.at(t)
             if self._move.done(t):
                 self._move = None
+        if self._squat is not None:
+            self._squat_step(t)
+        if self.single_leg is not None or self._touch_share > 0.0:
+            self._single_leg_step(t)
         n = len(self._hist_p)
         p_d = self._hist_p[self._hist_i]
         v_d = self._hist_v[self._hist_i]
@@ -195,11 +263,13 @@ class VirtualPatient:
         a = math.exp(-_DT / self._noise_tau)
         self._noise = a * self._noise + self._noise_sigma * math.sqrt(1 - a * a) * \
             self._rng.standard_normal(2)
-        cop = p_d + self._kp * (p_d - self._ref) + self._kd * v_d
+        ref = self._ref if self._squat is None else self._ref + self._offset
+        cop = p_d + self._kp * (p_d - ref) + self._kd * v_d
         acc = self._w2 * (self.com - cop) + self._noise
         self.vel = self.vel + acc * _DT
         self.com = self.com + self.vel * _DT
-        self.cop = cop
+        self.cop = cop if self._touch_share == 0.0 else \
+            cop + self._touch_share * (self._free_foot - cop)
         self._hist_p[self._hist_i] = self.com
         self._hist_v[self._hist_i] = self.vel
         self._hist_i = (self._hist_i + 1) % n
@@ -207,6 +277,47 @@ class VirtualPatient:
         self.load_fraction += max(-rate, min(rate, self._load_target - self.load_fraction))
         self._check_balance()
         self.t = t
+
+    def _squat_step(self, t: float) -> None:
+        start, down, up, depth = self._squat  # type: ignore[misc]
+        if t < start:
+            return
+        if t >= start + down + up:
+            self._squat, self.vertical_acc, self._offset = None, 0.0, np.zeros(2)
+            return
+        going_down = t < start + down
+        T = down if going_down else up
+        s = (t - start) / down if going_down else (t - start - down) / up
+        shape = 10 * s**3 - 15 * s**4 + 6 * s**5
+        acc = depth / (T * T) * (60 * s - 180 * s**2 + 120 * s**3)
+        self.vertical_acc = -acc if going_down else acc
+        frac = shape if going_down else 1.0 - shape          # share of full depth
+        p = self.profile
+        self._offset = np.array([-p.foot_spacing_m * p.squat_asymmetry_gain *
+                                 (p.weight_bearing_left - 0.5) * frac, 0.0])
+
+    def _single_leg_step(self, t: float) -> None:
+        """Touch the free foot down when the COM leaves the stance foot; lift it again later."""
+        if self.touching_down:
+            self._touch_share = min(_TOUCH_LOAD, self._touch_share + _DT / 0.15 * _TOUCH_LOAD)
+            if t >= self._touch_until or self.single_leg is None:
+                self.touching_down = False
+                self._set_gains()
+                self._touch_check_from = t + 1.0
+            return
+        if self._touch_share > 0.0:
+            self._touch_share = max(0.0, self._touch_share - _DT / 0.3 * _TOUCH_LOAD)
+            return
+        if t < self._touch_check_from or self._pending or self._move is not None:
+            return
+        m = self.profile.touchdown_margin_m
+        d = self.com - self._ref
+        if (d[0] / m) ** 2 + (d[1] / (2 * m)) ** 2 > 1.0:
+            self.touching_down = True
+            self.touchdowns += 1
+            self._touch_until = t + self.profile.touchdown_s
+            self._free_foot = np.array([-self._stance_ml(), 0.0])
+            self._set_gains()
 
     def _check_balance(self) -> None:
         """Beyond the limits of stability the patient steps off to save themself."""
@@ -221,7 +332,7 @@ class VirtualPatient:
     # ----------------------------------------------------------------- outputs
     @property
     def weight_n(self) -> float:
-        return self.profile.mass_kg * G * self.load_fraction
+        return self.profile.mass_kg * (G + self.vertical_acc) * self.load_fraction
 
     @property
     def reference(self) -> np.ndarray:

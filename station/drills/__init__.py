@@ -1,0 +1,1 @@
+"""Drills: assessments and training games as state machines over plate samples."""
