@@ -106,6 +106,10 @@ class SimulationSection:
     seed: int = _opt(1, "Random seed: the same seed gives the same recording.", lo=0)
     mass_kg: float = _opt(70.0, "Virtual patient's body mass (kg).", lo=20.0, hi=200.0)
     height_m: float = _opt(1.70, "Virtual patient's height (m).", lo=1.0, hi=2.2)
+    impairment: str = _opt("none", "Preset patient: none (healthy adult) or post_stroke (twice "
+                           "the sway, 65/35 stance, slow reactions and movements, 70 % of the "
+                           "normal limits of stability); overrides the four keys below.",
+                           choices=("none", "post_stroke"))
     sway_scale: float = _opt(1.0, "Impairment: multiplies postural noise (1 = healthy).",
                              lo=0.0, hi=5.0)
     weight_bearing_left: float = _opt(0.5, "Share of body weight on the left leg (0.65 for a "

@@ -67,7 +67,7 @@ def test_weight_bearing_reads_the_patients_stance(left):
 
 def test_front_share_and_unloaded_plate():
     g = PlateGeometry()
-    assert weight_front(np.array([0.1]), g)[0] == pytest.approx(0.75)
+    assert weight_front(np.array([0.1]), g.span_ap_m)[0] == pytest.approx(0.75)
     counts = np.zeros((3, 4))
     s = plate_samples(np.zeros(3), counts, Calibration(), g)
     assert np.all(np.isnan(s.cop_m))          # nobody on the plate: COP undefined, not zero

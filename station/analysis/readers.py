@@ -100,7 +100,7 @@ def load(path: str | Path, rate: float | None = None) -> tuple[Session | None, l
             session = read_session(p)
             return session, session.trials
         if (p / "trial.json").is_file():
-            return None, [read_station_trial(p)]
+            return None, read_station_trials(p)
         raise AnalysisError(f"{p}: a folder with neither session.json nor trial.json")
     if not p.exists():
         raise AnalysisError(f"{p}: no such file or folder")
@@ -181,7 +181,17 @@ def read_cop_csv(path: Path, rate: float | None = None, text: str | None = None,
 
 
 def read_station_trial(folder: Path) -> Trial:
-    """A station trial folder: trial.json + cop.csv[.gz] (+ tilt.csv[.gz])."""
+    """A station trial folder as one trial (see ``read_station_trials`` for drill trials)."""
+    return read_station_trials(folder, split=False)[0]
+
+
+def read_station_trials(folder: Path, split: bool = True) -> list[Trial]:
+    """A station trial folder: trial.json + cop.csv[.gz] (+ tilt.csv[.gz]).
+
+    A drill records one folder for all its trials and marks each with ``trial_start`` /
+    ``trial_end`` events (carrying the trial's conditions); with ``split`` every marked trial is
+    analysed on its own, so countdowns and rests never mix into a measurement.
+    """
     meta = session_reader.read_json(folder / "trial.json")
     cop_path = session_reader.sample_path(folder, "cop")
     if cop_path is None:
@@ -189,11 +199,53 @@ def read_station_trial(folder: Path) -> Trial:
     fs = meta.get("sample_rate_hz")
     if not isinstance(fs, int | float) or isinstance(fs, bool) or not fs > 0:
         raise SessionError(f"{folder / 'trial.json'}: sample_rate_hz missing or invalid")
-    trial = _station_cop_file(cop_path, fs=float(fs), meta=meta)
     tilt_path = session_reader.sample_path(folder, "tilt")
-    if tilt_path is not None:
-        trial.tilt = _read_tilt(tilt_path)
-    return trial
+    tilt = _station_columns(tilt_path, ("t_s", "roll_rad", "pitch_rad"))[0] \
+        if tilt_path is not None else None
+    spans = _marked_trials(meta.get("events") or []) if split else []
+    if not spans:
+        trial = _station_cop_file(cop_path, fs=float(fs), meta=meta)
+        trial.tilt = _finite_rows(tilt[:, 1:]) if tilt is not None else None
+        return [trial]
+    data, note = _station_columns(cop_path, ("t_s", "cop_ml_m", "cop_ap_m"))
+    trials = []
+    for k, (start, end, cond) in enumerate(spans, 1):
+        inside = (data[:, 0] >= start) & (data[:, 0] < end)
+        if inside.sum() < 3:
+            continue
+        part = {**meta, "conditions": {**(meta.get("conditions") or {}), **cond}}
+        trial = _station_trial(cop_path, data[inside], note, float(fs), part,
+                               trial_id=f"{folder.name}#{k}",
+                               name=f"{meta.get('name', folder.name)} #{k}")
+        if tilt is not None:
+            trial.tilt = _finite_rows(tilt[(tilt[:, 0] >= start) & (tilt[:, 0] < end), 1:])
+        trials.append(trial)
+    return trials
+
+
+def _marked_trials(events: list[Any]) -> list[tuple[float, float, dict[str, Any]]]:
+    """(start s, end s, conditions) of each completed trial_start .. trial_end pair."""
+    spans, start = [], None
+    for ev in events:
+        if not isinstance(ev, dict) or not isinstance(ev.get("t_s"), int | float):
+            continue
+        if ev.get("kind") == "trial_start":
+            start = ev
+        elif ev.get("kind") == "trial_end" and start is not None:
+            cond = {k: v for k, v in start.items() if k in ("vision", "surface", "stance")}
+            spans.append((float(start["t_s"]), float(ev["t_s"]), cond))
+            start = None
+        elif ev.get("kind") not in ("trial_start", "trial_end"):
+            start = None if ev.get("kind") in _INTERRUPTIONS else start
+    return spans
+
+
+_INTERRUPTIONS = {"pause", "step_off", "loss_of_balance", "board_bottomed_out", "stopped"}
+
+
+def _finite_rows(data: np.ndarray) -> np.ndarray | None:
+    data = data[np.isfinite(data).all(axis=1)]
+    return data if data.shape[0] else None
 
 
 def read_session(folder: Path) -> Session:
@@ -206,7 +258,7 @@ def read_session(folder: Path) -> Session:
     failures: list[tuple[str, str]] = []
     for name in names:
         try:
-            trials.append(read_station_trial(folder / "trials" / str(name)))
+            trials.extend(read_station_trials(folder / "trials" / str(name)))
         except (SessionError, AnalysisError) as exc:
             failures.append((str(name), str(exc)))
     return Session(path=folder, meta=meta, trials=trials, failures=failures)
@@ -230,19 +282,18 @@ def _station_cop_file(path: Path, fs: float | None, meta: dict[str, Any] | None 
     data, note = _station_columns(path, ("t_s", "cop_ml_m", "cop_ap_m"))
     meta = meta or {}
     folder_name = path.parent.name  # the trial's id: what session.json lists, and unique
+    return _station_trial(path, data, note, fs, meta, trial_id=folder_name,
+                          name=str(meta.get("name", folder_name)))
+
+
+def _station_trial(path: Path, data: np.ndarray, note: str, fs: float | None,
+                   meta: dict[str, Any], *, trial_id: str, name: str) -> Trial:
     return _trial_from_samples(
         path, data[:, 0], data[:, 1:3], fs, note, measure_rate=True,
-        file_format="station session",
-        trial_id=folder_name, name=str(meta.get("name", folder_name)),
+        file_format="station session", trial_id=trial_id, name=name,
         drill=str(meta.get("drill", "")), conditions=_conditions(meta.get("conditions")),
         started_utc=str(meta.get("started_utc", "")), scores=dict(meta.get("scores") or {}),
         events=list(meta.get("events") or []), complete=bool(meta.get("complete", True)))
-
-
-def _read_tilt(path: Path) -> np.ndarray | None:
-    data, _ = _station_columns(path, ("roll_rad", "pitch_rad"))
-    data = data[np.isfinite(data).all(axis=1)]
-    return data if data.shape[0] else None
 
 
 def _trial_from_samples(path: Path, t: np.ndarray, cop: np.ndarray, fs: float | None,

@@ -258,7 +258,11 @@ class Drill:
     def _phase_timeout(self) -> None:
         if self.phase is Phase.COUNTDOWN:
             self._enter(Phase.RUNNING, self._trial_duration(), self.running_prompt())
-            self.events.append(Event(self.t_s, "trial_start", {"trial": self.trial_index}))
+            # the conditions travel with the event so a recording can be split into its trials
+            conditions = {k: v for k, v in self.ask().items()
+                          if k in ("vision", "surface", "stance")}
+            self.events.append(Event(self.t_s, "trial_start",
+                                     {"trial": self.trial_index, **conditions}))
             self.sounds.append("start")
             self._on_trial_start()
         elif self.phase is Phase.RUNNING:

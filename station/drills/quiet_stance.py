@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from station.analysis.clinical import romberg_quotient
+from station.analysis.clinical import romberg_quotient, weight_bearing
 from station.analysis.summary import summarize, to_json
 from station.drills.base import Block, Drill, DrillContext, Param
 from station.drills.registry import register
+from station.plate.model import weight_front
+from station.units import G
 
 
 @register
@@ -58,18 +60,25 @@ class QuietStance(Drill):
         return 10.0
 
     def _on_trial_start(self) -> None:
-        self._cop = []
+        self._cop, self._load = [], []
 
     def _run(self, block: Block) -> None:
         self._cop.append(block.cop_m)
+        self._load.append(block.total_force_n)
 
     def _on_interrupted(self, reason: str) -> None:
-        self._cop = []          # an interrupted trial is repeated, never half-scored
+        self._cop, self._load = [], []   # an interrupted trial is repeated, never half-scored
 
     def _on_trial_end(self) -> bool:
         cop = np.concatenate(self._cop) if self._cop else np.empty((0, 2))
+        load = np.concatenate(self._load) if self._load else np.empty(0)
         metrics = to_json(summarize(cop, self.context.sample_rate_hz))
-        self.trial_scores.append({"vision": self.vision, **metrics})
+        wb = weight_bearing(cop, self.context.foot_spacing_m)
+        front = weight_front(cop[:, 1], self.context.span_ap_m)
+        self.trial_scores.append({
+            "vision": self.vision, "weight_kg": float(np.mean(load)) / G,
+            "weight_left_pct": wb.left_pct, "weight_symmetry_pct": wb.symmetry_pct,
+            "weight_front_pct": float(np.mean(front)) * 100, **metrics})
         self.trial_index += 1
         if self.trial_index < len(self.conditions):
             nxt = "Close your eyes when the count starts" if self.vision == "closed" \

@@ -94,9 +94,9 @@ def weight_bearing_left(cop_ml_m: np.ndarray, foot_spacing_m: float) -> np.ndarr
     return np.clip(0.5 - np.asarray(cop_ml_m) / foot_spacing_m, 0.0, 1.0)
 
 
-def weight_front(cop_ap_m: np.ndarray, geometry: PlateGeometry) -> np.ndarray:
+def weight_front(cop_ap_m: np.ndarray, span_ap_m: float) -> np.ndarray:
     """Share (0-1) of the load on the front cells: (F0 + F1) / W = 1/2 + y / span_ap."""
-    return np.clip(0.5 + np.asarray(cop_ap_m) / geometry.span_ap_m, 0.0, 1.0)
+    return np.clip(0.5 + np.asarray(cop_ap_m) / span_ap_m, 0.0, 1.0)
 
 
 def is_steady(forces_n: np.ndarray, tolerance_n: float) -> bool:

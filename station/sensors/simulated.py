@@ -55,6 +55,10 @@ class SimulatedStation:
                     profile: PatientProfile | None = None,
                     patient_on_plate: bool = True) -> SimulatedStation:
         sim = config.simulation
+        if profile is None and sim.impairment == "post_stroke":
+            profile = PatientProfile.impaired(mass_kg=sim.mass_kg, height_m=sim.height_m,
+                                              foot_spacing_m=config.plate.foot_spacing_m,
+                                              surface="foam" if sim.wobble_board else "firm")
         if profile is None:
             profile = PatientProfile(mass_kg=sim.mass_kg, height_m=sim.height_m,
                                      sway_scale=sim.sway_scale,
