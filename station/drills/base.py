@@ -162,7 +162,7 @@ class Drill:
     def start(self) -> None:
         """The therapist pressed start: count down, then run."""
         if self.phase in (Phase.INSTRUCTIONS, Phase.REST):
-            self._enter(Phase.COUNTDOWN, self.countdown_s, "Get ready")
+            self._enter(Phase.COUNTDOWN, self.countdown_s, self.countdown_prompt())
             self.sounds.append("countdown")
 
     def pause(self, reason: str = "pause") -> None:
@@ -177,7 +177,7 @@ class Drill:
         """Resuming restarts the interrupted trial with a countdown: never mid-trial."""
         if self.phase is Phase.PAUSED:
             self.events.append(Event(self.t_s, "resume"))
-            self._enter(Phase.COUNTDOWN, self.countdown_s, "Get ready")
+            self._enter(Phase.COUNTDOWN, self.countdown_s, self.countdown_prompt())
 
     def stop(self, reason: str = "stopped") -> None:
         if self.phase is not Phase.DONE:
@@ -271,7 +271,7 @@ class Drill:
             if self._on_trial_end():
                 self._enter(Phase.DONE, None, "Well done")
             else:
-                self._enter(Phase.REST, self.rest_s(), "Rest")
+                self._enter(Phase.REST, self.rest_s(), self.rest_prompt())
         elif self.phase is Phase.REST:
             self.start()
 
@@ -286,6 +286,14 @@ class Drill:
 
     def running_prompt(self) -> str:
         return "Stand still"
+
+    def countdown_prompt(self) -> str:
+        """What the count-down before a trial says (a drill may say what to do next)."""
+        return "Get ready"
+
+    def rest_prompt(self) -> str:
+        """What the rest between trials says (a drill may say what comes next)."""
+        return "Rest"
 
     def _on_trial_start(self) -> None: ...
 

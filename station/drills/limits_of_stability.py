@@ -198,9 +198,6 @@ class LimitsOfStabilityTest(Drill):
     def rest_prompt(self) -> str:
         return f"Come back to the centre. Next: {self.direction.replace('_', '-')}"
 
-    def _enter(self, phase: Phase, duration_s: float | None, prompt: str) -> None:
-        # the base words every rest "Rest": say what comes next instead
-        super()._enter(phase, duration_s, self.rest_prompt() if phase is Phase.REST else prompt)
 
 
     def _record(self, fall: str | None) -> None:

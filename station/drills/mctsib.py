@@ -121,9 +121,6 @@ class MCTSIB(Drill):
         self._record(fall=None)
         return self.trial_index >= len(self.plan)
 
-    def _enter(self, phase: Phase, duration_s: float | None, prompt: str) -> None:
-        # the base words every rest "Rest": say what comes next instead
-        super()._enter(phase, duration_s, self.rest_prompt() if phase is Phase.REST else prompt)
 
 
     def _record(self, fall: str | None) -> None:

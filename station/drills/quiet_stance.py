@@ -80,12 +80,13 @@ class QuietStance(Drill):
             "weight_left_pct": wb.left_pct, "weight_symmetry_pct": wb.symmetry_pct,
             "weight_front_pct": float(np.mean(front)) * 100, **metrics})
         self.trial_index += 1
-        if self.trial_index < len(self.conditions):
-            nxt = "Close your eyes when the count starts" if self.vision == "closed" \
-                else "Keep your eyes open"
-            self.prompt = nxt
-            return False
-        return True
+        return self.trial_index >= len(self.conditions)
+
+    def countdown_prompt(self) -> str:
+        return "Close your eyes now" if self.vision == "closed" else "Eyes open: look at the dot"
+
+    def rest_prompt(self) -> str:
+        return "Rest. Next: eyes closed" if self.vision == "closed" else "Rest"
 
     def scores(self) -> dict[str, Any]:
         out: dict[str, Any] = {"trials": self.trial_scores}

@@ -107,13 +107,11 @@ class SingleLegStance(Drill):
             return
         super().resume()
 
-    def _enter(self, phase: Phase, duration_s: float | None, prompt: str) -> None:
-        # the count-down is when the foot is lifted; the base words it "Get ready"
-        if phase is Phase.COUNTDOWN:
-            prompt = self._lift_prompt()
-        elif phase is Phase.REST:
-            prompt = "Rest on both feet"
-        super()._enter(phase, duration_s, prompt)
+    def countdown_prompt(self) -> str:
+        return self._lift_prompt()      # the count-down is when the foot is lifted
+
+    def rest_prompt(self) -> str:
+        return "Rest on both feet"
 
     def running_prompt(self) -> str:
         return f"Hold: stand on your {self.side} leg"

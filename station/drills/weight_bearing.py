@@ -149,9 +149,6 @@ class WeightBearingSymmetry(Drill):
     def rest_prompt(self) -> str:
         return "Rest. Next: squats to the beat, weight on both feet"
 
-    def _enter(self, phase: Phase, duration_s: float | None, prompt: str) -> None:
-        # the base words every rest "Rest": say what comes next instead
-        super()._enter(phase, duration_s, self.rest_prompt() if phase is Phase.REST else prompt)
 
 
     # ------------------------------------------------------------------ scoring

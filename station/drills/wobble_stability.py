@@ -106,9 +106,6 @@ class WobbleStability(Drill):
     def rest_prompt(self) -> str:
         return "Rest: hold the rail or step off the board"
 
-    def _enter(self, phase: Phase, duration_s: float | None, prompt: str) -> None:
-        # the base words every rest "Rest": say what comes next instead
-        super()._enter(phase, duration_s, self.rest_prompt() if phase is Phase.REST else prompt)
 
 
     def _record(self, fall: str | None) -> None:
