@@ -32,15 +32,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = _load_config(args).with_changes("station", source="simulated")
     if args.seed is not None:
         cfg = cfg.with_changes("simulation", seed=args.seed)
-    path, summaries = run_demo(cfg, seconds=args.seconds, patient_code=args.patient,
-                               impaired=args.impaired, realtime=args.realtime,
-                               progress=_progress)
+    path, results = run_demo(cfg, seconds=args.seconds, patient_code=args.patient,
+                             impaired=args.impaired, realtime=args.realtime, short=args.short,
+                             progress=_progress)
     print(f"Session saved: {path}")
-    print(f"{'trial':<28}{'weight kg':>10}{'left %':>8}{'front %':>9}{'path cm':>9}"
-          f"{'vel cm/s':>10}")
-    for s in summaries:
-        print(f"{s.name:<28}{s.weight_kg:>10.1f}{s.weight_bearing_left_pct:>8.1f}"
-              f"{s.weight_front_pct:>9.1f}{s.path_length_cm:>9.1f}{s.mean_velocity_cm_s:>10.2f}")
+    width = max(len(drill.title) for drill, _ in results)
+    for drill, line in results:
+        print(f"{drill.title:<{width}}  {line}")
     return 0
 
 
@@ -210,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a post-stroke-like patient: more sway, 65/35 stance, slow reactions")
     d.add_argument("--realtime", action="store_true",
                    help="run at wall-clock speed through the acquisition process")
+    d.add_argument("--short", action="store_true",
+                   help="one mCTSIB trial per condition, short rests, fewer game attempts")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("tare", parents=[common], help="zero the empty plate")

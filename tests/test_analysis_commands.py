@@ -166,23 +166,23 @@ def test_sessions_written_by_the_station_recorder(config, tmp_path: Path,
     """End to end with the real recorder and the virtual patient (station.demo)."""
     from station.demo import run_demo
 
-    first, _ = run_demo(config, seconds=12.0, progress=lambda _: None)
+    first, _ = run_demo(config, seconds=12.0, short=True, progress=lambda _: None)
     second, _ = run_demo(config.with_changes("simulation", seed=8), seconds=12.0,
-                         impaired=True, progress=lambda _: None)
+                         impaired=True, short=True, progress=lambda _: None)
     meta = json.loads((first / "session.json").read_text())
     meta["started_utc"] = "2020-01-01T09:00:00Z"  # both ran within the same second
     (first / "session.json").write_text(json.dumps(meta))
     assert run("analyze", second, "--json") == 0
-    recs = _json_lines(capsys.readouterr().out)
-    assert [r["trial_id"] for r in recs] == ["01-quiet-stance-eyes-open",
-                                             "02-quiet-stance-eyes-closed"]
-    for rec in recs:
-        trial = json.loads((second / "trials" / rec["trial_id"] / "trial.json").read_text())
-        assert "error" not in rec
-        assert rec["sample_rate_hz"] == pytest.approx(trial["sample_rate_hz"], rel=1e-6)
-        assert rec["path_length_cm"] == pytest.approx(trial["scores"]["path_length_cm"], rel=1e-3)
-        assert rec["weight_left_pct"] == pytest.approx(
-            trial["scores"]["weight_bearing_left_pct"], abs=0.01)
+    recs = [r for r in _json_lines(capsys.readouterr().out) if r["drill"] == "quiet_stance"]
+    folder = "01-quiet-stance-eyes-open-eyes-closed"
+    assert [r["trial_id"] for r in recs] == [f"{folder}#1", f"{folder}#2"]
+    scored = json.loads((second / "trials" / folder / "trial.json").read_text())
+    for rec, trial in zip(recs, scored["scores"]["trials"], strict=True):
+        assert "error" not in rec and rec["vision"] == trial["vision"]
+        assert rec["sample_rate_hz"] == pytest.approx(scored["sample_rate_hz"], rel=1e-6)
+        # the drill scored the same samples live that analyze reads back from the file
+        assert rec["path_length_cm"] == pytest.approx(trial["path_length_cm"], rel=1e-3)
+        assert rec["weight_left_pct"] == pytest.approx(trial["weight_left_pct"], abs=0.01)
     assert report.previous_session(second) == first
     assert run("report", second, "-o", tmp_path / "visit.pdf") == 0
     assert (tmp_path / "visit.pdf").read_bytes()[:5] == b"%PDF-"

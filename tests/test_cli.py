@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from station.analysis import readers
 from station.cli import build_parser, main
 from station.session.reader import load_session, verify_manifest
 
@@ -24,22 +25,40 @@ def test_every_command_has_help(command, capsys):
     assert "usage: station " + command in capsys.readouterr().out
 
 
-def test_demo_writes_a_session_and_prints_the_summary(tmp_path, capsys):
-    assert main(["demo", "--data-dir", str(tmp_path), "--seconds", "10", "--seed", "3"]) == 0
+def test_demo_runs_a_whole_visit_into_one_session(tmp_path, capsys):
+    argv = ["demo", "--data-dir", str(tmp_path), "--seconds", "10", "--seed", "3", "--short"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "quiet stance eyes open" in out and "quiet stance eyes closed" in out
+    for title in ("Quiet stance", "Modified CTSIB", "Limits of Stability", "Target catch",
+                  "Rhythmic weight shift"):
+        assert title in out
     session_dir = next((tmp_path / "sessions").iterdir())
     s = load_session(session_dir)
     assert s.sealed and verify_manifest(session_dir) == []
-    assert [t.meta["conditions"]["vision"] for t in s.trials] == ["open", "closed"]
-    eo, ec = (t.meta["scores"]["mean_velocity_cm_s"] for t in s.trials)
-    assert ec > eo        # eyes closed sways more
+    assert [t.meta["drill"] for t in s.trials] == [
+        "quiet_stance", "mctsib", "limits_of_stability", "target_hold", "weight_shift"]
+    quiet = s.trials[0].meta["scores"]
+    assert quiet["mean_velocity_cm_s_eyes_closed"] > quiet["mean_velocity_cm_s_eyes_open"]
+    assert quiet["trials"][0]["weight_kg"] == pytest.approx(70.0, abs=0.5)
+    events = [e["kind"] for e in s.trials[1].meta["events"]]
+    assert events.count("trial_start") == 4          # mCTSIB: four conditions, one trial each
+    assert (tmp_path / "levels.json").exists()       # the games' levels carry to next time
+    # analysis splits a drill's recording into its marked trials, conditions attached
+    _, trials = readers.load(session_dir)
+    stance = [t for t in trials if t.drill == "quiet_stance"]
+    assert [t.conditions.get("vision") for t in stance] == ["open", "closed"]
+    assert all(t.cop.shape[0] == pytest.approx(800, abs=8) for t in stance)
+    ctsib = [(t.conditions.get("surface"), t.conditions.get("vision"))
+             for t in trials if t.drill == "mctsib"]
+    assert ctsib == [("firm", "open"), ("firm", "closed"), ("foam", "open"), ("foam", "closed")]
 
 
 def test_impaired_demo_shows_the_asymmetry(tmp_path, capsys):
-    assert main(["demo", "--data-dir", str(tmp_path), "--seconds", "10", "--impaired"]) == 0
+    argv = ["demo", "--data-dir", str(tmp_path), "--seconds", "10", "--impaired", "--short"]
+    assert main(argv) == 0
     s = load_session(next((tmp_path / "sessions").iterdir()))
-    assert s.trials[0].meta["scores"]["weight_bearing_left_pct"] == pytest.approx(65, abs=1.5)
+    first = s.trials[0].meta["scores"]["trials"][0]
+    assert first["weight_left_pct"] == pytest.approx(65, abs=1.5)
 
 
 def test_record_then_replay(tmp_path, capsys):

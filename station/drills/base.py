@@ -67,7 +67,8 @@ class Display:
     sounds: list[str] = field(default_factory=list)
     #: What the drill asks of the patient, as data (the UI words it; the virtual patient's
     #: autopilot obeys it): vision "open"/"closed", stance "both"/"left"/"right",
-    #: lean_to_m (ml, ap), weight_left (0-1), board_target_rad (roll, pitch).
+    #: lean_to_m (ml, ap), weight_left (0-1; None: back to their own stance),
+    #: board_target_rad (roll, pitch).
     ask: dict[str, Any] = field(default_factory=dict)
     level: float | None = None          # difficulty the drill runs at (challenge logic)
     #: Drawing data beyond targets and cursor, documented by each drill (a pacing marker, a

@@ -6,6 +6,9 @@ settles where successes make up ``p`` of the attempts (0.75 by default: the 70-8
 which motor learning is both challenging and rewarding). Each drill maps the level to its own
 knobs (target size, distance, hold time, speed). The last level per patient and drill is kept
 in ``levels.json`` so the next session starts there; the therapist may set it at any time.
+
+``AdaptiveGame`` is the drill base of the training games: attempts inside one running phase,
+the staircase updated after each, per-attempt records and the scores every game reports.
 """
 
 from __future__ import annotations
@@ -235,6 +238,16 @@ class AdaptiveGame(Drill):
                                  {"level": self.level, "adaptive": self.adaptive}))
 
     # ------------------------------------------------------------------ the attempt machine
+    def feed(self, block: Block) -> None:
+        super().feed(block)
+        if self.phase is Phase.RUNNING and self.stage == "finished" and \
+                self._phase_end is not None:
+            # the last attempt ended inside this block: end the running phase at its time now
+            # rather than on the next block (the base only checks phase ends between blocks)
+            last, self.t_s = self.t_s, self._phase_end
+            self._phase_timeout()
+            self.t_s = max(last, self.t_s)
+
     def _on_trial_start(self) -> None:
         if self.stage == "finished":
             self._phase_end = self.t_s        # resumed after the last attempt: end now
@@ -360,6 +373,8 @@ class AdaptiveGame(Drill):
         return self.phase is Phase.RUNNING and self.stage == "go"
 
     def display(self) -> Display:
+        """The base display; ``scene`` always has the game's ``stage`` (lead_in, go, between,
+        finished), the ``attempt`` under way (1-based) and the ``attempts`` in the game."""
         shown = super().display()
         n = int(self.values["attempts"])
         shown.scene = {"stage": self.stage, "attempt": min(len(self.attempts) + 1, n),
