@@ -121,6 +121,16 @@ class SimulationSection:
 
 
 @dataclass(frozen=True)
+class DisplaySection:
+    width: int = _opt(800, "Screen width (px); the window size when not full screen.",
+                      lo=320, hi=3840)
+    height: int = _opt(480, "Screen height (px).", lo=240, hi=2160)
+    fullscreen: str = _opt("auto", "auto: full screen on KMSDRM (the Pi's panel), a window "
+                           "elsewhere; yes; no.", choices=("auto", "yes", "no"))
+    fps: int = _opt(60, "Kiosk frame rate (the panel's refresh rate).", lo=20, hi=144)
+
+
+@dataclass(frozen=True)
 class RecordingSection:
     fsync_interval_s: float = _opt(1.0, "Flush and fsync samples this often while recording "
                                    "(a power cut loses at most this much).", lo=0.2, hi=10.0)
@@ -145,6 +155,7 @@ class Config:
     imu: ImuSection = field(default_factory=ImuSection)
     peripherals: PeripheralsSection = field(default_factory=PeripheralsSection)
     simulation: SimulationSection = field(default_factory=SimulationSection)
+    display: DisplaySection = field(default_factory=DisplaySection)
     recording: RecordingSection = field(default_factory=RecordingSection)
     sync: SyncSection = field(default_factory=SyncSection)
     source_file: str = "<defaults>"
