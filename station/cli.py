@@ -247,11 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from station.analysis.commands import add_analyze_parser, add_report_parser
     from station.service.commands import add_parsers as add_service_parsers
+    from station.sync.commands import add_parsers as add_sync_parsers
     from station.ui.commands import add_parsers as add_ui_parsers
 
     add_analyze_parser(sub)
     add_report_parser(sub)
     add_service_parsers(sub)
+    add_sync_parsers(sub)
     add_ui_parsers(sub, parents=[common])
 
     cf = sub.add_parser("config", parents=[common], help="check the configuration")

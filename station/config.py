@@ -138,6 +138,22 @@ class RecordingSection:
 
 
 @dataclass(frozen=True)
+class StoreSection:
+    keep_synced_days: float = _opt(30.0, "Keep a synced session on the station this long (days) "
+                                   "before retention may remove it.", lo=0.0, hi=3650.0)
+    free_target_fraction: float = _opt(0.20, "Retention removes synced sessions, oldest first, "
+                                       "until this share of the disk is free.", lo=0.0, hi=0.9)
+    warn_free_fraction: float = _opt(0.15, "Warn on screen below this free share of the disk.",
+                                     lo=0.0, hi=0.9)
+    warn_free_bytes: int = _opt(2 * 2**30, "... or below this many free bytes.", lo=0)
+    critical_free_fraction: float = _opt(0.05, "Critical (no new recording) below this free "
+                                         "share.", lo=0.0, hi=0.5)
+    critical_free_bytes: int = _opt(2**28, "... or below this many free bytes.", lo=0)
+    recheck_with_server: bool = _opt(True, "Ask the server again before removing a synced "
+                                     "session.")
+
+
+@dataclass(frozen=True)
 class SyncSection:
     server_url: str = _opt("", "Clinic receiver, e.g. https://balance.clinic.local:8443 "
                            "(empty: sync disabled).")
@@ -157,6 +173,7 @@ class Config:
     simulation: SimulationSection = field(default_factory=SimulationSection)
     display: DisplaySection = field(default_factory=DisplaySection)
     recording: RecordingSection = field(default_factory=RecordingSection)
+    store: StoreSection = field(default_factory=StoreSection)
     sync: SyncSection = field(default_factory=SyncSection)
     source_file: str = "<defaults>"
 

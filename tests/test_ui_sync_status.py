@@ -1,25 +1,30 @@
-"""The home screen's "last sync" comes from the file `station sync` writes."""
+"""The home screen's "last sync" comes from the status file `station sync` writes."""
 
 from __future__ import annotations
 
 import json
+import os
 
+from station.sync.runner import EXIT_INCOMPLETE
 from station.ui.commands import sync_status_provider
+
+
+def write(path, data, stamp):
+    path.write_text(json.dumps(data) if isinstance(data, dict) else data)
+    os.utime(path, ns=(1, stamp))             # a new mtime, whatever the file system's grain
 
 
 def test_sync_status_follows_the_status_file(config):
     status = sync_status_provider(config)
-    assert status().last_ok_utc is None                      # never synced: unknown
+    assert status().last_ok_utc is None and status().failed is None    # never synced
     path = config.data_dir / "sync-status.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"last_success_utc": "2026-11-24T02:10:00Z", "state": "ok"}))
+    write(path, {"state": "idle", "last_success_utc": "2026-11-24T02:10:00Z", "exit_code": 0},
+          10**18)
     assert status().last_ok_utc == "2026-11-24T02:10:00Z" and status().failed is None
-    path.write_text(json.dumps({"last_success_utc": "2026-11-24T02:10:00Z",
-                                "last_error": "server unreachable", "state": "failed"}))
-    import os
-
-    os.utime(path, ns=(1, 10**18))                           # a new mtime, whatever the fs
-    assert status().failed == "server unreachable"
-    path.write_text("{broken")
-    os.utime(path, ns=(1, 2 * 10**18))
-    assert status().last_ok_utc is None                      # damaged file: unknown, no crash
+    write(path, {"state": "idle", "last_success_utc": "2026-11-24T02:10:00Z",
+                 "exit_code": EXIT_INCOMPLETE, "last_result": {"pending": 3, "stopped": True}},
+          2 * 10**18)
+    assert "3 session(s) not sent" in status().failed
+    write(path, "{broken", 3 * 10**18)
+    assert status().last_ok_utc is None                               # damaged: unknown

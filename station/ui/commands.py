@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -150,7 +149,9 @@ def _stop_on_sigterm() -> threading.Event:
 
 def sync_status_provider(config: config_mod.Config) -> Callable[[], SyncStatus]:
     """The last sync as the home screen shows it, from the status file `station sync` writes
-    (`<data_dir>/sync-status.json`): re-read only when the file changes."""
+    (`<data_dir>/sync-status.json`, see station.sync.runner): re-read only when it changes."""
+    from station.sync.runner import ui_summary
+
     path = config.data_dir / "sync-status.json"
     cache: dict[str, Any] = {"mtime": None, "status": unknown_sync()}
 
@@ -162,11 +163,9 @@ def sync_status_provider(config: config_mod.Config) -> Callable[[], SyncStatus]:
         if mtime != cache["mtime"]:
             cache["mtime"] = mtime
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                failed = data.get("last_error") or (
-                    "the last sync did not finish" if data.get("state") == "failed" else None)
-                cache["status"] = SyncStatus(data.get("last_success_utc"), failed)
-            except (OSError, ValueError, AttributeError):
+                summary = ui_summary(config.data_dir)
+                cache["status"] = SyncStatus(summary["last_ok_utc"], summary["failed"])
+            except (OSError, ValueError, KeyError, AttributeError):
                 cache["status"] = unknown_sync()
         return cache["status"]
 
