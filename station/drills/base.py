@@ -331,6 +331,42 @@ class Drill:
         return self.phase is Phase.DONE
 
 
+#: Safety events that mean the patient could not hold the position.
+FALLS = ("step_off", "loss_of_balance", "board_bottomed_out")
+
+
+class TrialTest(Drill):
+    """An assessment of a fixed number of trials, scored as the standardised tests score them:
+    a fall ends its trial and counts as a fall (the test goes on with the next trial); a
+    therapist's pause repeats the trial. Subclasses record a trial in ``_record`` and drop a
+    half-done one in ``_discard``."""
+
+    falls: ClassVar[tuple[str, ...]] = FALLS
+
+    def _record(self, fall: str | None) -> None:
+        raise NotImplementedError
+
+    def _discard(self) -> None: ...
+
+    def _on_interrupted(self, reason: str) -> None:
+        if reason in self.falls and self._paused_from is Phase.RUNNING:
+            self._record(fall=reason)               # a fall is a result, not a retry
+            self.events.append(Event(self.t_s, "trial_end",
+                                     {"trial": self.trial_index - 1, "fall": reason}))
+        self._discard()
+
+    def resume(self) -> None:
+        if self.phase is Phase.PAUSED and self.trial_index >= self.trial_count():
+            self.events.append(Event(self.t_s, "resume"))
+            self._enter(Phase.DONE, None, "Well done: the test is complete")
+            return
+        super().resume()
+
+    def _on_trial_end(self) -> bool:
+        self._record(fall=None)
+        return self.trial_index >= self.trial_count()
+
+
 def _slice(block: Block, a: int, b: int) -> Block:
     return Block(block.t_s[a:b], block.cop_m[a:b], block.total_force_n[a:b],
                  None if block.tilt_rad is None else block.tilt_rad[a:b])

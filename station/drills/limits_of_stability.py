@@ -35,7 +35,7 @@ import numpy as np
 
 from station.analysis.clinical import limits_of_stability
 from station.analysis.validation import AnalysisError
-from station.drills.base import Block, Drill, DrillContext, Event, G, Param, Phase, Target
+from station.drills.base import Block, DrillContext, G, Param, Phase, Target, TrialTest
 from station.drills.registry import register
 
 #: NeuroCom order; angles from +ML (right) toward +AP (forward), degrees.
@@ -51,7 +51,7 @@ HIT_PCT = 90.0        # a done target shows as hit when the maximum excursion re
 #: of an unsteady patient passes the library's default 5 mm before any reach), and the onset is
 #: the last moment before that its speed toward the target was under 10 % of its peak.
 ONSET_SHARE, ONSET_FRACTION = 0.2, 0.1
-FALLS = ("step_off", "loss_of_balance")
+FALLS = ("step_off", "loss_of_balance")   # a bottomed-out board is no fall here
 MEASURES = ("reaction_time_s", "movement_velocity_deg_s", "movement_velocity_cm_s",
             "endpoint_excursion_pct", "max_excursion_pct", "directional_control_pct")
 
@@ -86,7 +86,9 @@ def los_distance_m(direction_deg: float, height_m: float) -> float:
 
 
 @register
-class LimitsOfStabilityTest(Drill):
+class LimitsOfStabilityTest(TrialTest):
+
+    falls = FALLS
     name = "limits_of_stability"
     title = "Limits of Stability: lean toward 8 targets"
     kind = "assessment"
@@ -177,28 +179,13 @@ class LimitsOfStabilityTest(Drill):
             self.sounds.append("go")
             self.prompt = f"Lean {self.direction.replace('_', '-')} to the target and hold"
 
-    def _on_interrupted(self, reason: str) -> None:
-        if reason in FALLS and self._paused_from is Phase.RUNNING:
-            self._record(fall=reason)
-            self.events.append(Event(self.t_s, "trial_end",
-                                     {"trial": self.trial_index - 1, "fall": reason}))
-        self._reset()
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED and self.trial_index >= len(DIRECTIONS):
-            self.events.append(Event(self.t_s, "resume"))
-            self._enter(Phase.DONE, None, "Well done: the test is complete")
-            return
-        super().resume()
-
-    def _on_trial_end(self) -> bool:
-        self._record(fall=None)
-        return self.trial_index >= len(DIRECTIONS)
-
     def rest_prompt(self) -> str:
         return f"Come back to the centre. Next: {self.direction.replace('_', '-')}"
 
 
+
+    def _discard(self) -> None:
+        self._reset()
 
     def _record(self, fall: str | None) -> None:
         name, deg = DIRECTIONS[self.trial_index]

@@ -28,12 +28,12 @@ from station.analysis.areas import prediction_ellipse
 from station.analysis.clinical import romberg_quotient
 from station.analysis.sway import mean_velocity
 from station.analysis.validation import AnalysisError
-from station.drills.base import Block, Drill, DrillContext, Event, Param, Phase
+from station.drills.base import Block, DrillContext, Param, TrialTest
 from station.drills.registry import register
 
 #: The four conditions in the standard order: (surface, vision).
 CONDITIONS = (("firm", "open"), ("firm", "closed"), ("foam", "open"), ("foam", "closed"))
-FALLS = ("step_off", "loss_of_balance")
+FALLS = ("step_off", "loss_of_balance")   # a bottomed-out board is no fall here
 
 
 def condition_key(surface: str, vision: str) -> str:
@@ -41,7 +41,9 @@ def condition_key(surface: str, vision: str) -> str:
 
 
 @register
-class MCTSIB(Drill):
+class MCTSIB(TrialTest):
+
+    falls = FALLS
     name = "mctsib"
     title = "Modified CTSIB: firm and foam, eyes open and closed"
     kind = "assessment"
@@ -103,25 +105,10 @@ class MCTSIB(Drill):
     def _run(self, block: Block) -> None:
         self._cop.append(block.cop_m)
 
-    def _on_interrupted(self, reason: str) -> None:
-        if reason in FALLS and self._paused_from is Phase.RUNNING:
-            self._record(fall=reason)               # a fall is a result, not a retry
-            self.events.append(Event(self.t_s, "trial_end",
-                                     {"trial": self.trial_index - 1, "fall": reason}))
-        self._cop = []                               # otherwise the trial is repeated
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED and self.trial_index >= len(self.plan):
-            self.events.append(Event(self.t_s, "resume"))
-            self._enter(Phase.DONE, None, "Well done: the test is complete")
-            return
-        super().resume()
-
-    def _on_trial_end(self) -> bool:
-        self._record(fall=None)
-        return self.trial_index >= len(self.plan)
 
 
+    def _discard(self) -> None:
+        self._cop = []
 
     def _record(self, fall: str | None) -> None:
         surface, vision = self.condition

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from station.drills.base import Block, Drill, DrillContext, Event, Param, Phase
+from station.drills.base import Block, DrillContext, Event, Param, Phase, TrialTest
 from station.drills.registry import register
 
-FALLS = ("step_off", "loss_of_balance")
+FALLS = ("step_off", "loss_of_balance")   # a bottomed-out board is no fall here
 SIDES = ("left", "right")
 #: Share of the body weight on the lifted leg above which the foot is down, and below which it
 #: is up again.
@@ -50,7 +50,9 @@ def foot_down(share: np.ndarray, carry: bool) -> np.ndarray:
 
 
 @register
-class SingleLegStance(Drill):
+class SingleLegStance(TrialTest):
+
+    falls = FALLS
     name = "single_leg_stance"
     title = "Single-leg stance: left and right"
     kind = "assessment"
@@ -100,13 +102,6 @@ class SingleLegStance(Drill):
         other = "right" if self.side == "left" else "left"
         return f"Stand on your {self.side} leg: lift your {other} foot and hold"
 
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED and self.trial_index >= len(self.plan):
-            self.events.append(Event(self.t_s, "resume"))
-            self._enter(Phase.DONE, None, "Well done: the test is complete")
-            return
-        super().resume()
-
     def countdown_prompt(self) -> str:
         return self._lift_prompt()      # the count-down is when the foot is lifted
 
@@ -143,16 +138,8 @@ class SingleLegStance(Drill):
         self._cop.append(block.cop_m)
         self._down.append(down)
 
-    def _on_interrupted(self, reason: str) -> None:
-        if reason in FALLS and self._paused_from is Phase.RUNNING:
-            self._record(fall=reason)
-            self.events.append(Event(self.t_s, "trial_end",
-                                     {"trial": self.trial_index - 1, "fall": reason}))
+    def _discard(self) -> None:
         self._reset()
-
-    def _on_trial_end(self) -> bool:
-        self._record(fall=None)
-        return self.trial_index >= len(self.plan)
 
     def _record(self, fall: str | None) -> None:
         fs = self.context.sample_rate_hz

@@ -26,10 +26,9 @@ import numpy as np
 
 from station.analysis.clinical import stability_index
 from station.analysis.validation import AnalysisError
-from station.drills.base import Block, Drill, DrillContext, Event, Param, Phase
+from station.drills.base import Block, DrillContext, Param, TrialTest
 from station.drills.registry import register
 
-FALLS = ("step_off", "loss_of_balance", "board_bottomed_out")
 NO_TILT_S = 1.0       # a trial without any board tilt for this long stops the test
 KEYS = {"overall_deg": "stability_index_overall_deg", "ap_deg": "stability_index_ap_deg",
         "ml_deg": "stability_index_ml_deg", "zone_a_pct": "zone_a_pct",
@@ -38,7 +37,7 @@ KEYS = {"overall_deg": "stability_index_overall_deg", "ap_deg": "stability_index
 
 
 @register
-class WobbleStability(Drill):
+class WobbleStability(TrialTest):
     name = "wobble_stability"
     title = "Wobble board: postural stability test"
     kind = "assessment"
@@ -85,28 +84,13 @@ class WobbleStability(Drill):
             self.stop("no_board_tilt")
             self.prompt = "No wobble-board tilt: check the board's sensor, then restart"
 
-    def _on_interrupted(self, reason: str) -> None:
-        if reason in FALLS and self._paused_from is Phase.RUNNING:
-            self._record(fall=reason)
-            self.events.append(Event(self.t_s, "trial_end",
-                                     {"trial": self.trial_index - 1, "fall": reason}))
-        self._tilt = []
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED and self.trial_index >= self.trial_count():
-            self.events.append(Event(self.t_s, "resume"))
-            self._enter(Phase.DONE, None, "Well done: the test is complete")
-            return
-        super().resume()
-
-    def _on_trial_end(self) -> bool:
-        self._record(fall=None)
-        return self.trial_index >= self.trial_count()
-
     def rest_prompt(self) -> str:
         return "Rest: hold the rail or step off the board"
 
 
+
+    def _discard(self) -> None:
+        self._tilt = []
 
     def _record(self, fall: str | None) -> None:
         tilt = np.concatenate(self._tilt) if self._tilt else np.empty((0, 2))
