@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from station.atomicio import fsync_dir
+from station import atomicio
 from station.config import Config
 from station.sensors.base import CELL_NAMES
 
@@ -186,25 +185,9 @@ class HealthReporter:
 
 
 def write_public_json(path: Path, obj: Any) -> None:
-    """Atomically replace ``path`` with ``obj`` as JSON, readable by everyone (0644).
-
-    atomicio.write_json's temporary file is 0600 and `station status` runs as any user, so the
-    mode is set on the temporary file before the rename: a reader never sees an unreadable
-    file. Nothing in it is secret."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o644)
-            json.dump(obj, fh, indent=2, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    """Atomically replace ``path`` with ``obj`` as JSON, readable by everyone (0644):
+    `station status` runs as any user, and nothing in it is secret."""
+    atomicio.write_json(path, obj, mode=0o644)
 
 
 def sync_warnings(config: Config, sync: Mapping[str, Any] | None) -> list[str]:

@@ -154,7 +154,8 @@ def load_session(path: str | Path) -> Session:
     return Session(p, meta, trials)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is a process with this pid running (ours or another user's)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -173,7 +174,7 @@ def needs_recovery(path: Path) -> bool:
         pid = int(lock.read_text().strip())
     except (OSError, ValueError):
         return True
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def recover_session(path: str | Path) -> Session:

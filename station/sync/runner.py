@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__, atomicio
-from station.session.reader import verify_manifest
+from station.session.reader import pid_alive, verify_manifest
 from station.session.store import SessionStore, State
 from station.sync.client import (
     AuthError,
@@ -112,7 +112,7 @@ def ui_summary(data_dir: str | Path) -> dict[str, Any]:
     s = read_status(data_dir)
     last = s.get("last_result") or {}
     pid = s.get("pid")
-    running = s.get("state") == "running" and isinstance(pid, int) and _alive(pid)
+    running = s.get("state") == "running" and isinstance(pid, int) and pid_alive(pid)
     failed = None
     code = s.get("exit_code")
     if code == EXIT_ERROR:
@@ -128,14 +128,6 @@ def ui_summary(data_dir: str | Path) -> dict[str, Any]:
             "last_ok_utc": s.get("last_success_utc"), "failed": failed}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Status:
