@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from station import atomicio
+from station.body import theoretical_los_m
 from station.drills.base import (
     Block,
     Display,
@@ -119,9 +120,7 @@ def limits_of_stability(context: DrillContext, values: Mapping[str, float]
                         ) -> tuple[float, float, float]:
     """(forward, back, side) limits in m: the measured ones where given, else the theoretical
     NeuroCom angles (8, 4.5, 8 deg) at COM height 0.55 x height, as the virtual patient uses."""
-    h = 0.55 * context.height_m
-    theory = (h * math.tan(math.radians(8.0)), h * math.tan(math.radians(4.5)),
-              h * math.tan(math.radians(8.0)))
+    theory = theoretical_los_m(context.height_m)
     keys = ("los_forward_cm", "los_back_cm", "los_side_cm")
     fwd, back, side = (values.get(k, 0.0) / 100.0 or th for k, th in zip(keys, theory, strict=True))
     return fwd, back, side

@@ -35,6 +35,7 @@ import numpy as np
 
 from station.analysis.clinical import limits_of_stability
 from station.analysis.validation import AnalysisError
+from station.body import com_height_m, theoretical_los_m
 from station.drills.base import Block, DrillContext, G, Param, Phase, Target, TrialTest
 from station.drills.registry import register
 
@@ -42,7 +43,6 @@ from station.drills.registry import register
 DIRECTIONS = (("forward", 90.0), ("forward_right", 45.0), ("right", 0.0), ("back_right", -45.0),
               ("back", -90.0), ("back_left", -135.0), ("left", 180.0), ("forward_left", 135.0))
 #: Theoretical limits of stability (deg): forward, back, sideways (NeuroCom).
-LOS_DEG = (8.0, 4.5, 8.0)
 PRE_CUE_S = 1.0       # still standing before the cue; its last BASELINE_S is the start
 BASELINE_S = 0.5
 TARGET_RADIUS_M = 0.015
@@ -70,12 +70,6 @@ def cog_from_cop(cop: np.ndarray, fs: float, com_height_m: float) -> np.ndarray:
     h = 1.0 / (1.0 + (2.0 * math.pi * f) ** 2 * com_height_m / G)
     n = len(cop)
     return np.fft.irfft(np.fft.rfft(x, axis=0) * h[:, None], n=len(x), axis=0)[n:2 * n]
-
-
-def theoretical_los_m(height_m: float) -> tuple[float, float, float]:
-    """(forward, back, side) LOS as COP distances (m): 0.55 height x tan(8, 4.5, 8 deg)."""
-    com = 0.55 * height_m
-    return tuple(com * math.tan(math.radians(a)) for a in LOS_DEG)  # type: ignore[return-value]
 
 
 def los_distance_m(direction_deg: float, height_m: float) -> float:
@@ -198,7 +192,7 @@ class LimitsOfStabilityTest(TrialTest):
             try:
                 if not np.isfinite(cop).all():
                     raise AnalysisError("the COP was lost (the plate was unloaded)")
-                cog = cog_from_cop(cop, fs, 0.55 * self.context.height_m)
+                cog = cog_from_cop(cop, fs, com_height_m(self.context.height_m))
                 los = limits_of_stability(cog, fs, self._cue_s - float(t[0]),
                                           math.radians(deg), target, baseline_s=BASELINE_S,
                                           onset_m=ONSET_SHARE * target,
@@ -206,7 +200,7 @@ class LimitsOfStabilityTest(TrialTest):
             except AnalysisError as exc:
                 res["error"] = str(exc)
             else:
-                com_h = 0.55 * self.context.height_m
+                com_h = com_height_m(self.context.height_m)
                 res.update(reaction_time_s=los.reaction_time_s,
                            movement_velocity_deg_s=math.degrees(los.movement_velocity_m_s / com_h),
                            movement_velocity_cm_s=100.0 * los.movement_velocity_m_s,

@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from station.body import com_height_m, theoretical_los_m
+
 G = 9.80665
 _DT = 0.0025  # integration step (s): 400 Hz, five steps per 80 Hz sample
 _TOUCH_LOAD = 0.4   # share of the weight a touched-down free foot takes (single-leg stance)
@@ -67,7 +69,7 @@ class PatientProfile:
 
     @property
     def com_height_m(self) -> float:
-        return 0.55 * self.height_m
+        return com_height_m(self.height_m)
 
     @property
     def home_ml_m(self) -> float:
@@ -75,14 +77,8 @@ class PatientProfile:
         return self.foot_spacing_m * (0.5 - self.weight_bearing_left)
 
     def los_m(self) -> tuple[float, float, float]:
-        """Theoretical limits of stability (forward, back, side) as COM excursions (m).
-
-        8 deg forward, 4.5 deg back and 8 deg to each side of the ankle-to-COM line
-        (the NeuroCom convention), projected at COM height.
-        """
-        h = self.com_height_m
-        return (h * math.tan(math.radians(8.0)), h * math.tan(math.radians(4.5)),
-                h * math.tan(math.radians(8.0)))
+        """Theoretical limits of stability (forward, back, side) as COM excursions (m)."""
+        return theoretical_los_m(self.height_m)
 
 
 class _MinJerk:
