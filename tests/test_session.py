@@ -157,3 +157,24 @@ def test_sigkill_at_20_random_moments_never_leaves_an_unreadable_session(tmp_pat
                     if table is not None:
                         assert not table.truncated
                         assert np.all(np.diff(table.columns["t_s"]) > 0)
+
+
+def test_recovery_mends_a_kill_inside_start_trial(config, tmp_path):
+    """Killed after the new trial folder was made but before session.json listed it, and before
+    its sample files got their header: the folder is adopted, the empty files go."""
+    station = Station(config, fast=True)
+    rec = recorder_for(station, tmp_path, compress=False)
+    record_trial(station, rec)
+    rec.end_trial()
+    rec.release()
+    station.close()
+    listed = json.loads((rec.path / "session.json").read_text())["trials"]
+    orphan = rec.path / "trials" / "02-next"
+    orphan.mkdir()
+    first = rec.path / "trials" / listed[0] / "trial.json"
+    (orphan / "trial.json").write_text(first.read_text())
+    (orphan / "raw.csv").write_text("")                      # opened, nothing written yet
+    (rec.path / fmt.LOCK_FILE).write_text("999999999\n")
+    s = recover_session(rec.path)
+    assert [t.dir.name for t in s.trials] == [listed[0], "02-next"]
+    assert not (orphan / "raw.csv").exists() and verify_manifest(rec.path) == []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,8 @@ import numpy as np
 from station import atomicio
 from station.errors import SessionError
 from station.session import format as fmt
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -184,6 +188,7 @@ def recover_session(path: str | Path) -> Session:
     p = Path(path)
     if not (p / fmt.SESSION_JSON).exists():
         raise SessionError(f"{p}: no session.json: the crash came before the session began")
+    _tidy_unfinished_start(p)
     session = load_session(p)
     for trial in session.trials:
         for kind in fmt.COLUMNS:
@@ -202,6 +207,38 @@ def recover_session(path: str | Path) -> Session:
     (p / fmt.LOCK_FILE).unlink(missing_ok=True)
     atomicio.fsync_dir(p)
     return load_session(p)
+
+
+def _tidy_unfinished_start(d: Path) -> None:
+    """Mend what a kill inside ``start_trial`` leaves behind.
+
+    A trial folder made (with its trial.json) just before session.json listed it is adopted
+    into the list, so the recovered session is consistent; an empty one is removed. Sample
+    files opened but killed before their header line reached the disk hold no sample and are
+    removed, so a sealed session carries no unreadable file. Nothing with data is dropped."""
+    try:
+        meta = json.loads((d / fmt.SESSION_JSON).read_text(encoding="utf-8"))
+        listed = list(meta["trials"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return                                   # recover_session reports it
+    tdir = d / fmt.TRIALS_DIR
+    for t in sorted(tdir.iterdir()) if tdir.is_dir() else []:
+        if t.is_dir() and t.name not in listed and not t.name.startswith("."):
+            if (t / fmt.TRIAL_JSON).exists():
+                listed.append(t.name)
+            elif not any(not f.name.startswith(".") for f in t.iterdir()):
+                shutil.rmtree(t)        # empty, or only the temp file of an unfinished write
+    if listed != meta["trials"]:
+        log.warning("session %s: adopting trial folder(s) %s", d.name, listed[len(
+            meta["trials"]):])
+        atomicio.write_json(d / fmt.SESSION_JSON, dict(meta, trials=listed))
+    for f in d.glob(f"{fmt.TRIALS_DIR}/*/*.csv"):
+        with open(f, "rb") as fh:
+            head = fh.read(4096)
+        if head.count(b"\n") < 2 and len(head) < 4096:
+            log.warning("session %s: removing %s, cut before its header was written",
+                        d.name, f.relative_to(d).as_posix())
+            f.unlink()
 
 
 def _drop_partial_line(path: Path) -> None:

@@ -142,38 +142,6 @@ def needs_recovery_lock(lock: Path) -> bool:
     return False
 
 
-def _tidy_before_recovery(d: Path) -> None:
-    """What a kill inside ``start_trial`` leaves and ``recover_session`` does not handle.
-
-    A trial folder made (with its trial.json) just before session.json listed it is adopted
-    into the list, so the recovered session is consistent; an empty one is removed. Sample
-    files opened but killed before their header line reached the disk hold no sample and are
-    removed, so a sealed session carries no unreadable file. Nothing with data is dropped."""
-    try:
-        meta = json.loads((d / fmt.SESSION_JSON).read_text(encoding="utf-8"))
-        listed = list(meta["trials"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return                                   # recover_session reports it
-    tdir = d / fmt.TRIALS_DIR
-    for t in sorted(tdir.iterdir()) if tdir.is_dir() else []:
-        if t.is_dir() and t.name not in listed and not t.name.startswith("."):
-            if (t / fmt.TRIAL_JSON).exists():
-                listed.append(t.name)
-            elif not any(not f.name.startswith(".") for f in t.iterdir()):
-                shutil.rmtree(t)        # empty, or only the temp file of an unfinished write
-    if listed != meta["trials"]:
-        log.warning("session %s: adopting trial folder(s) %s", d.name, listed[len(
-            meta["trials"]):])
-        atomicio.write_json(d / fmt.SESSION_JSON, dict(meta, trials=listed))
-    for f in d.glob(f"{fmt.TRIALS_DIR}/*/*.csv"):
-        with open(f, "rb") as fh:
-            head = fh.read(4096)
-        if head.count(b"\n") < 2 and len(head) < 4096:
-            log.warning("session %s: removing %s, cut before its header was written",
-                        d.name, f.relative_to(d).as_posix())
-            f.unlink()
-
-
 def _row(r: tuple) -> StoredSession:
     return StoredSession(r[0], State(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7],
                          json.loads(r[8]) if r[8] else None, r[9], r[10])
@@ -294,7 +262,6 @@ class SessionStore:
                 self._shell(d, row)
                 return
             try:
-                _tidy_before_recovery(d)
                 recover_session(d)
             except (SessionError, OSError) as exc:
                 if row is None or row.state != State.DAMAGED:
