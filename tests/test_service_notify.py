@@ -324,3 +324,35 @@ def test_headless_service_notifies_ready_then_feeds_the_watchdog(tmp_path, mode)
     final = json.loads(health.read_text())
     assert final["state"] == "stopped" and final["watchdog"]["fed"] >= 2
     assert final["sensors"]["cells"]["front-left"] == "ok"
+
+
+def test_the_kiosk_is_the_service_main_and_feeds_the_watchdog_per_frame(tmp_path):
+    """`station run` (the unit's ExecStart) announces READY=1 after its first frame, feeds the
+    watchdog from its frame loop, and stops cleanly on SIGTERM (headless SDL here)."""
+    health = tmp_path / "health.json"
+    with notify_socket() as (sock, name):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHDOG_", "NOTIFY_"))}
+        env.update(NOTIFY_SOCKET=name, WATCHDOG_USEC="200000", PYTHONPATH=str(ROOT),
+                   SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
+                   STATION_HEALTH_FILE=str(health))
+        proc = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "--simulate",
+                                 "--window", "--data-dir", str(tmp_path / "data")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            seen: list[dict[str, str]] = []
+            for msg in messages(sock):
+                seen.append(msg)
+                if sum("WATCHDOG" in m for m in seen) >= 2:
+                    break
+            ready_at = next(i for i, m in enumerate(seen) if m.get("READY") == "1")
+            assert all("WATCHDOG" not in m for m in seen[:ready_at])
+            proc.send_signal(signal.SIGTERM)
+            for msg in messages(sock):
+                if msg.get("STOPPING") == "1":
+                    break
+            out, _ = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, out.decode()
