@@ -287,30 +287,25 @@ def test_service_object_announces_ready_and_stopping(config, tmp_path):
     assert json.loads((tmp_path / "h.json").read_text())["state"] == "stopped"
 
 
-# ---------------------------------------------------------------- the headless main, for real
-@pytest.mark.parametrize("mode", ["process", "inline"])
-def test_headless_service_notifies_ready_then_feeds_the_watchdog(tmp_path, mode):
-    cfg = tmp_path / "station.toml"
-    cfg.write_text(f'[station]\nsource = "simulated"\ndata_dir = "{tmp_path / "data"}"\n'
-                   f'acquisition_process = {"true" if mode == "process" else "false"}\n')
-    health = tmp_path / "run" / "health.json"
+# ---------------------------------------------------------------- the service mains, for real
+def run_under_systemd(argv: list[str], *, while_running=None, **env_extra: str):
+    """Start ``argv`` as systemd would (fake NOTIFY_SOCKET, WatchdogSec 0.2 s), read what it
+    announces until two WATCHDOG=1, call ``while_running(seen)``, SIGTERM it, wait for
+    STOPPING=1. Returns (messages seen before SIGTERM, exit code, output)."""
     with notify_socket() as (sock, name):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHDOG_", "NOTIFY_"))}
-        env.update(NOTIFY_SOCKET=name, WATCHDOG_USEC="200000", PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen([sys.executable, "-m", "station.service", "--headless",
-                                 "--config", str(cfg), "--health-file", str(health)],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env.update(NOTIFY_SOCKET=name, WATCHDOG_USEC="200000", PYTHONPATH=str(ROOT),
+                   **env_extra)
+        proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         try:
             seen: list[dict[str, str]] = []
             for msg in messages(sock):
                 seen.append(msg)
                 if sum("WATCHDOG" in m for m in seen) >= 2:
                     break
-            ready_at = next(i for i, m in enumerate(seen) if m.get("READY") == "1")
-            assert all("WATCHDOG" not in m for m in seen[:ready_at])   # ready comes first
-            assert "4 load cells ok" in seen[ready_at]["STATUS"]
-            running = json.loads(health.read_text())
-            assert running["state"] == "running" and running["frames"] > 0
+            if while_running is not None:
+                while_running(seen)
             proc.send_signal(signal.SIGTERM)
             for msg in messages(sock):
                 if msg.get("STOPPING") == "1":
@@ -320,7 +315,31 @@ def test_headless_service_notifies_ready_then_feeds_the_watchdog(tmp_path, mode)
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    assert proc.returncode == 0, out.decode()
+    return seen, proc.returncode, out.decode()
+
+
+def ready_before_watchdog(seen: list[dict[str, str]]) -> dict[str, str]:
+    ready_at = next(i for i, m in enumerate(seen) if m.get("READY") == "1")
+    assert all("WATCHDOG" not in m for m in seen[:ready_at])       # ready comes first
+    return seen[ready_at]
+
+
+@pytest.mark.parametrize("mode", ["process", "inline"])
+def test_headless_service_notifies_ready_then_feeds_the_watchdog(tmp_path, mode):
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(f'[station]\nsource = "simulated"\ndata_dir = "{tmp_path / "data"}"\n'
+                   f'acquisition_process = {"true" if mode == "process" else "false"}\n')
+    health = tmp_path / "run" / "health.json"
+
+    def running(seen: list[dict[str, str]]) -> None:
+        assert "4 load cells ok" in ready_before_watchdog(seen)["STATUS"]
+        now = json.loads(health.read_text())
+        assert now["state"] == "running" and now["frames"] > 0
+
+    _, code, out = run_under_systemd(["-m", "station.service", "--headless", "--config",
+                                      str(cfg), "--health-file", str(health)],
+                                     while_running=running)
+    assert code == 0, out
     final = json.loads(health.read_text())
     assert final["state"] == "stopped" and final["watchdog"]["fed"] >= 2
     assert final["sensors"]["cells"]["front-left"] == "ok"
@@ -329,30 +348,9 @@ def test_headless_service_notifies_ready_then_feeds_the_watchdog(tmp_path, mode)
 def test_the_kiosk_is_the_service_main_and_feeds_the_watchdog_per_frame(tmp_path):
     """`station run` (the unit's ExecStart) announces READY=1 after its first frame, feeds the
     watchdog from its frame loop, and stops cleanly on SIGTERM (headless SDL here)."""
-    health = tmp_path / "health.json"
-    with notify_socket() as (sock, name):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHDOG_", "NOTIFY_"))}
-        env.update(NOTIFY_SOCKET=name, WATCHDOG_USEC="200000", PYTHONPATH=str(ROOT),
-                   SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
-                   STATION_HEALTH_FILE=str(health))
-        proc = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "--simulate",
-                                 "--window", "--data-dir", str(tmp_path / "data")],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            seen: list[dict[str, str]] = []
-            for msg in messages(sock):
-                seen.append(msg)
-                if sum("WATCHDOG" in m for m in seen) >= 2:
-                    break
-            ready_at = next(i for i, m in enumerate(seen) if m.get("READY") == "1")
-            assert all("WATCHDOG" not in m for m in seen[:ready_at])
-            proc.send_signal(signal.SIGTERM)
-            for msg in messages(sock):
-                if msg.get("STOPPING") == "1":
-                    break
-            out, _ = proc.communicate(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0, out.decode()
+    seen, code, out = run_under_systemd(
+        ["-m", "station.cli", "run", "--simulate", "--window", "--data-dir",
+         str(tmp_path / "data")], SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
+        STATION_HEALTH_FILE=str(tmp_path / "health.json"))
+    ready_before_watchdog(seen)
+    assert code == 0, out
