@@ -12,9 +12,11 @@ the keys ``last_success_utc``, ``last_attempt_utc`` and ``last_error`` (all opti
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,8 @@ from typing import Any
 from station import atomicio
 from station.config import Config
 from station.sensors.base import CELL_NAMES
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 HEALTH_FILE = "health.json"
@@ -106,13 +110,14 @@ class HealthReporter:
         self._boot_id = boot_id()
         self._started_utc = utc_now()
 
-    def tick(self, force: bool = False) -> bool:
-        """Rewrite the file if due; True when written."""
+    def tick(self, force: bool = False, write: Callable[[Path, Any], None] | None = None
+             ) -> bool:
+        """Rewrite the file if due (through ``write`` when given); True when due."""
         now = time.monotonic_ns()
         if not force and now < self._next_ns:
             return False
         self._next_ns = now + self.interval_ns
-        write_public_json(self.path, self.snapshot())
+        (write or write_public_json)(self.path, self.snapshot())
         return True
 
     def _measure(self, status: Any) -> None:
@@ -315,3 +320,41 @@ def format_sync(sync: Mapping[str, Any] | None) -> str:
     if sync.get("running"):
         text += " (a sync is running now)"
     return text
+
+
+class BackgroundWriter:
+    """Writes the newest record handed to it on its own thread, so a frame loop never waits
+    for a disk (the health file lives on tmpfs on the Pi, but a laptop falls back to disk).
+    Only the latest record matters: an older one still waiting is replaced."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: tuple[Path, Any] | None = None
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="health-writer", daemon=True)
+        self._thread.start()
+
+    def __call__(self, path: Path, obj: Any) -> None:
+        with self._cond:
+            self._pending = (path, obj)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closing:
+                    self._cond.wait()
+                job, self._pending = self._pending, None
+                if job is None:
+                    return
+            try:
+                write_public_json(*job)
+            except OSError as exc:
+                log.warning("could not write the health file: %s", exc)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Write what is pending, then stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout_s)

@@ -22,7 +22,7 @@ from typing import Any
 from station import config as config_mod
 from station.config import Config
 from station.errors import SensorError, StationError
-from station.service.health import HealthReporter, health_path
+from station.service.health import BackgroundWriter, HealthReporter, health_path
 from station.service.notify import DEFAULT_STALE_AFTER_S, Notifier, Watchdog
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class Service:
 
     def __init__(self, station: Any, *, notifier: Notifier | None = None,
                  health_file: Path | None = None,
-                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S,
+                 background_writes: bool = False) -> None:
         self.station = station
         self.notifier = notifier if notifier is not None else Notifier.from_env()
         status_ring = station.rings.status
@@ -51,6 +52,8 @@ class Service:
         self.health = HealthReporter(station, health_file or health_path(station.config),
                                      watchdog=self.watchdog)
         self.health.tick(force=True)
+        # a frame loop (the kiosk) must not wait for a disk: it hands the record to a thread
+        self._writer = BackgroundWriter() if background_writes else None
         self._closed = False
 
     def ready(self, status: str | None = None) -> None:
@@ -68,7 +71,7 @@ class Service:
         """Once per main-loop iteration: feeds the watchdog when due and the heartbeat is fresh,
         rewrites the health file every few seconds. Cheap on the other calls."""
         self.watchdog.tick()
-        self.health.tick()
+        self.health.tick(write=self._writer)
 
     def summary(self) -> str:
         h = self.station.health()
@@ -82,6 +85,8 @@ class Service:
             return
         self._closed = True
         self.notifier.stopping(status)
+        if self._writer is not None:
+            self._writer.close()
         self.health.state = "stopped"
         try:
             self.health.tick(force=True)

@@ -205,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     peripherals = open_peripherals(cfg)     # does nothing unless [peripherals] enabled
     peripherals.on_pause = lambda _event: post_button(False)
     peripherals.on_emergency_stop = lambda _event: post_button(True)
-    service = Service(station)              # sd_notify; does nothing outside systemd
+    service = Service(station, background_writes=True)   # sd_notify; no-op outside systemd
     try:
         kiosk = bool(fullscreen or pygame.display.get_driver() == "kmsdrm")
         app = App(cfg, station, surface, kiosk=kiosk, sync_status=sync_status_provider(cfg))
