@@ -354,3 +354,15 @@ def test_the_kiosk_is_the_service_main_and_feeds_the_watchdog_per_frame(tmp_path
         STATION_HEALTH_FILE=str(tmp_path / "health.json"))
     ready_before_watchdog(seen)
     assert code == 0, out
+
+
+def test_background_writer_writes_the_latest_record_off_the_caller_thread(tmp_path):
+    from station.service.health import BackgroundWriter
+
+    writer = BackgroundWriter()
+    path = tmp_path / "h.json"
+    for i in range(50):
+        writer(path, {"n": i})           # returns at once; older records may be skipped
+    writer.close()                       # flushes what is pending
+    assert json.loads(path.read_text()) == {"n": 49}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
