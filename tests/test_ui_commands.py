@@ -119,14 +119,7 @@ def test_cues_follow_the_drill(config, sound):
     app, drv = open_app(config)
     try:
         app.audio.enabled = sound
-        drv.tap("start")
-        drv.tap("new")
-        drv.tap("save")
-        drv.show_card("drill:quiet_stance")
-        drv.tap("drill:quiet_stance")
-        drv.tap("go")
-        drv.advance(1.0)
-        drv.tap("main")
+        drv.start_drill("quiet_stance")
         drv.advance(4.0)
         assert app.audio.played[:2] == ["countdown", "start"]
         assert app.audio.ok                               # the dummy driver takes the sound

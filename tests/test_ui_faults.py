@@ -177,14 +177,7 @@ def test_exception_in_a_screen_goes_home_and_logs_no_patient(config, caplog, mon
 def test_exception_while_drawing_goes_home(config, monkeypatch):
     app, drv = open_app(config)
     try:
-        drv.tap("start")
-        drv.tap("new")
-        drv.tap("save")
-        drv.show_card("drill:quiet_stance")
-        drv.tap("drill:quiet_stance")
-        drv.tap("go")
-        drv.advance(1.0)
-        drv.tap("main")
+        drv.start_drill("quiet_stance")
         drv.tap("stop")
         assert drv.until(lambda: app.screen.name == "results", 3.0)
 

@@ -72,6 +72,16 @@ class Driver:
             self.step(render=bool(render_every) and i % render_every == 0)
         return done()
 
+    def start_drill(self, drill: str = "quiet_stance") -> None:
+        """Home -> new patient -> the drill's card -> start: the drill is counting down."""
+        for button in ("start", "new", "save"):
+            self.tap(button)
+        self.show_card(f"drill:{drill}")
+        self.tap(f"drill:{drill}")
+        self.tap("go")
+        self.advance(1.0)
+        self.tap("main")
+
 
 def open_app(config: Config, size: tuple[int, int] = (800, 480), *, fps: float = 60.0,
              pin: str | None = None, settle_s: float = 2.5, patient_on_plate: bool = False,
