@@ -20,8 +20,9 @@ import time
 import types
 from collections.abc import Callable
 
+from station.clock import VirtualClock
 from station.drivers.hx711 import Hx711BankSource
-from station.drivers.hx711_sim import SimClock, SimHx711Bank
+from station.drivers.hx711_sim import SimHx711Bank
 
 SCK, DOUTS = 5, (6, 13, 19, 26)
 OWN_SCKS = (5, 12, 16, 20)            # the hx711 package needs one clock line per chip
@@ -41,7 +42,7 @@ def cpu_per_call(fn: Callable[[], object], n: int) -> float:
 
 # ---------------------------------------------------------------------------- this driver
 def bench_driver(frames: int, write_ns: int, read_ns: int) -> dict[str, float]:
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock, osc_ppm=(0, 3000, -2000, 5000), write_ns=write_ns,
                        read_ns=read_ns)
     for chip, v in zip(sim.chips, VALUES, strict=True):
@@ -101,7 +102,7 @@ def fake_rpi_gpio(sim: SimHx711Bank | None) -> types.ModuleType:
     return gpio
 
 
-def load_hx711(sim: SimHx711Bank | None, clock: SimClock | None) -> types.ModuleType:
+def load_hx711(sim: SimHx711Bank | None, clock: VirtualClock | None) -> types.ModuleType:
     for name in ("hx711", "RPi", "RPi.GPIO"):
         sys.modules.pop(name, None)
     fake_rpi_gpio(sim)
@@ -118,7 +119,7 @@ def load_hx711(sim: SimHx711Bank | None, clock: SimClock | None) -> types.Module
 
 
 def bench_hx711_package(rounds: int, write_ns: int, read_ns: int) -> dict[str, float]:
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock, osc_ppm=(0, 3000, -2000, 5000), sck_pins=OWN_SCKS,
                        write_ns=write_ns, read_ns=read_ns)
     for chip, v in zip(sim.chips, VALUES, strict=True):
@@ -146,7 +147,7 @@ def bench_hx711_package(rounds: int, write_ns: int, read_ns: int) -> dict[str, f
 
 def hx711_on_shared_clock(rounds: int) -> str:
     """What the package does on the station's wiring (one PD_SCK for all four chips)."""
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock)
     for chip, v in zip(sim.chips, VALUES, strict=True):
         chip.value = v

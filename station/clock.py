@@ -7,6 +7,7 @@ every time (no sleep-based timing in tests).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Protocol
 
@@ -30,16 +31,29 @@ class SystemClock:
 
 
 class VirtualClock:
-    """Simulated time: ``sleep_until`` jumps straight there."""
+    """Simulated time: ``sleep_until`` jumps straight there.
+
+    ``now_ns`` is public so a simulator on a hot path (the HX711 pin model) can advance it by
+    each pin call's modelled cost without a method call.
+    """
 
     def __init__(self, start_ns: int = 0) -> None:
-        self._now = start_ns
+        self.now_ns = start_ns
 
     def monotonic_ns(self) -> int:
-        return self._now
+        return self.now_ns
 
     def sleep_until(self, t_ns: int) -> None:
-        self._now = max(self._now, t_ns)
+        if t_ns > self.now_ns:
+            self.now_ns = t_ns
 
     def advance(self, seconds: float) -> None:
-        self._now += round(seconds * 1e9)
+        self.now_ns += round(seconds * 1e9)
+
+    def advance_ns(self, ns: int) -> None:
+        self.now_ns += ns
+
+
+def utc_now(now: dt.datetime | None = None) -> str:
+    """Wall-clock time for file metadata only (design.md), ISO 8601 UTC to the second."""
+    return (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")

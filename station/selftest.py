@@ -163,11 +163,12 @@ def simulated_bank(config: Config, dead_cell: int | None = None
                    ) -> tuple[Callable[[Config], LoadCellSource], Clock]:
     """A pin-level simulated bank (healthy, or with one cell's DOUT wire cut) for training a
     technician on the self-test and for testing it: the real driver runs against it."""
+    from station.clock import VirtualClock
     from station.drivers.hx711 import open_hx711_bank
-    from station.drivers.hx711_sim import SimClock, SimHx711Bank
+    from station.drivers.hx711_sim import SimHx711Bank
     from station.sim.plate import VirtualCells
 
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock, rate_hz=config.plate.sample_rate_hz,
                        osc_ppm=(0.0, 900.0, -700.0, 400.0), sck_pin=config.hx711.pd_sck_gpio,
                        dout_pins=config.hx711.dout_gpio)

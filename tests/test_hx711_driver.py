@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from station.clock import VirtualClock
 from station.config import Config
 from station.drivers import (
     GpioError,
@@ -22,7 +23,7 @@ from station.drivers import (
     LgpioBackend,
     open_hx711_bank,
 )
-from station.drivers.hx711_sim import PD_NS, SimClock, SimHx711Bank
+from station.drivers.hx711_sim import PD_NS, SimHx711Bank
 from station.errors import SensorError
 from station.sensors.base import HX711_MAX, HX711_MIN, LoadCellFrame, LoadCellSource
 
@@ -30,8 +31,8 @@ SCK, DOUTS = 5, (6, 13, 19, 26)
 
 
 def make(start: bool = True, setup: Callable[[SimHx711Bank], None] | None = None,
-         **sim_kw) -> tuple[SimClock, SimHx711Bank, Hx711BankSource]:
-    clock = SimClock(1_000_000_000)
+         **sim_kw) -> tuple[VirtualClock, SimHx711Bank, Hx711BankSource]:
+    clock = VirtualClock(1_000_000_000)
     sim = SimHx711Bank(clock, **sim_kw)
     if setup:
         setup(sim)
@@ -42,7 +43,7 @@ def make(start: bool = True, setup: Callable[[SimHx711Bank], None] | None = None
     return clock, sim, src
 
 
-def read_for(src: Hx711BankSource, clock: SimClock, seconds: float) -> list[LoadCellFrame]:
+def read_for(src: Hx711BankSource, clock: VirtualClock, seconds: float) -> list[LoadCellFrame]:
     end = clock.monotonic_ns() + round(seconds * 1e9)
     frames = []
     while clock.monotonic_ns() < end:
@@ -289,7 +290,7 @@ def test_silent_bank_returns_none_and_start_raises() -> None:
 
 # ---------------------------------------------------------------------------- factory, backend
 def test_factory_builds_from_config_and_closes_on_failure() -> None:
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock, dout_pins=(6, 13, 19, 26))
     source: LoadCellSource = open_hx711_bank(Config(), backend=sim, clock=clock)
     assert source.sample_rate_hz == 80.0
@@ -360,7 +361,7 @@ class FakeLgpio(types.ModuleType):
 
 
 def test_lgpio_backend_drives_the_bank(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = SimClock(0)
+    clock = VirtualClock(0)
     sim = SimHx711Bank(clock)
     set_values(sim, (-5, 6, -7, 8))
     fake = FakeLgpio(sim)
@@ -375,7 +376,7 @@ def test_lgpio_backend_drives_the_bank(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lgpio_backend_errors_name_the_chip(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "lgpio", FakeLgpio(SimHx711Bank(SimClock()), True))
+    monkeypatch.setitem(sys.modules, "lgpio", FakeLgpio(SimHx711Bank(VirtualClock()), True))
     with pytest.raises(GpioError, match=r"/dev/gpiochip0.*group 'gpio'"):
         LgpioBackend(0)
 

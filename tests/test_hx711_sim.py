@@ -10,7 +10,6 @@ from station.drivers.hx711_sim import (
     PD_NS,
     SETTLE_NS,
     UPDATE_NS,
-    SimClock,
     SimHx711Bank,
 )
 from station.sensors.base import HX711_MAX, HX711_MIN
@@ -19,15 +18,15 @@ SCK, DOUTS = 5, (6, 13, 19, 26)
 PERIOD_NS = 12_500_000
 
 
-def make_bank(**kw) -> tuple[SimClock, SimHx711Bank]:
-    clock = SimClock(1_000_000_000)
+def make_bank(**kw) -> tuple[VirtualClock, SimHx711Bank]:
+    clock = VirtualClock(1_000_000_000)
     bank = SimHx711Bank(clock, **kw)
     bank.claim_output(SCK, 0)
     bank.claim_group_input(DOUTS)
     return clock, bank
 
 
-def wait_ready(clock: SimClock, bank: SimHx711Bank, mask: int = 0b1111) -> None:
+def wait_ready(clock: VirtualClock, bank: SimHx711Bank, mask: int = 0b1111) -> None:
     for _ in range(100_000):
         if bank.read_group() & mask == 0:
             return
@@ -231,7 +230,7 @@ def test_feed_from_a_virtual_plate() -> None:
 
 
 def test_separate_clock_lines_and_single_pin_reads() -> None:
-    clock = SimClock()
+    clock = VirtualClock()
     bank = SimHx711Bank(clock, sck_pins=(5, 12, 16, 20))
     for pin in (5, 12, 16, 20):
         bank.claim_output(pin, 0)

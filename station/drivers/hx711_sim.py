@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from station.clock import Clock
+from station.clock import Clock, VirtualClock
 from station.drivers.gpio import GpioError
 from station.sensors.base import HX711_MAX, HX711_MIN
 
@@ -29,29 +29,6 @@ _INF = 1 << 62
 _GAINS = {25: "A128", 26: "B32", 27: "A64"}
 
 Analog = int | float | Callable[[int], int | float]
-
-
-class SimClock:
-    """A virtual clock (like station.clock.VirtualClock) that simulated pins advance cheaply.
-
-    Time moves only through ``sleep_until``/``advance`` and the pin calls' modelled cost.
-    """
-
-    def __init__(self, start_ns: int = 0) -> None:
-        self.now_ns = start_ns
-
-    def monotonic_ns(self) -> int:
-        return self.now_ns
-
-    def sleep_until(self, t_ns: int) -> None:
-        if t_ns > self.now_ns:
-            self.now_ns = t_ns
-
-    def advance(self, seconds: float) -> None:
-        self.now_ns += round(seconds * 1e9)
-
-    def advance_ns(self, ns: int) -> None:
-        self.now_ns += ns
 
 
 class SimHx711:
@@ -293,7 +270,7 @@ class SimHx711Bank:
         self._line_of = {chip: self._lines[pin] for chip, pin in
                          zip(self.chips, self.sck_pins, strict=True)}
         self.write_ns, self.read_ns = write_ns, read_ns
-        self._sim_clock = clock if isinstance(clock, SimClock) else None   # the fast path
+        self._sim_clock = clock if isinstance(clock, VirtualClock) else None   # the fast path
         for chip in self.chips:
             chip.on_change = self._invalidate
         self.writes = self.group_reads = self.pin_reads = 0

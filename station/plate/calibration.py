@@ -10,7 +10,6 @@ better than a few percent. A centre-only placement ("whole plate") rescales all 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from station import atomicio
+from station.clock import utc_now
 from station.errors import CalibrationError
 
 FORMAT_VERSION = "1.0"
@@ -26,10 +26,6 @@ G = 9.80665
 NOMINAL_NEWTONS_PER_COUNT = 1.0 / 7400.0
 _SX = np.array([-1.0, 1.0, -1.0, 1.0])
 _SY = np.array([1.0, 1.0, -1.0, -1.0])
-
-
-def _utc_now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -105,11 +101,11 @@ class Calibration:
 
     def with_tare(self, mean_counts: np.ndarray) -> Calibration:
         return dataclasses.replace(self, offsets_counts=np.asarray(mean_counts, float).copy(),
-                                   tared_utc=_utc_now())
+                                   tared_utc=utc_now())
 
     def with_board_level(self, level: np.ndarray) -> Calibration:
         return dataclasses.replace(self, board_level=np.asarray(level, float),
-                                   levelled_utc=_utc_now())
+                                   levelled_utc=utc_now())
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,7 @@ def calibrate_per_cell(current: Calibration, placements: list[Placement], mass_k
                        half_ml_m: float, half_ap_m: float) -> Calibration:
     scales, residual = solve_cell_scales(placements, mass_kg, current.offsets_counts,
                                          half_ml_m, half_ap_m)
-    return dataclasses.replace(current, newtons_per_count=scales, calibrated_utc=_utc_now(),
+    return dataclasses.replace(current, newtons_per_count=scales, calibrated_utc=utc_now(),
                                method="per-cell", reference_mass_kg=mass_kg, residual_n=residual)
 
 
@@ -171,5 +167,5 @@ def calibrate_whole_plate(current: Calibration, centre: Placement, mass_kg: floa
         raise CalibrationError("the plate reads no load with the mass on it: check the cells")
     factor = mass_kg * G / measured
     return dataclasses.replace(current, newtons_per_count=current.newtons_per_count * factor,
-                               calibrated_utc=_utc_now(), method="whole-plate",
+                               calibrated_utc=utc_now(), method="whole-plate",
                                reference_mass_kg=mass_kg, residual_n=0.0)

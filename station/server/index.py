@@ -8,13 +8,14 @@ the application can only append to it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from station.clock import utc_now  # the server stamps receipts: a Pi's clock may be wrong at boot
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens(
@@ -39,11 +40,6 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
-
-
-def utc_now() -> str:
-    """Server time stamps receipts: the stations' clocks may be wrong at boot."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Index:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station import atomicio
+from station.clock import utc_now
 from station.config import Config
 from station.sensors.base import CELL_NAMES
 
@@ -62,10 +63,6 @@ def boot_id() -> str | None:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return None
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_sync_status(data_dir: Path) -> dict[str, Any] | None:

@@ -37,10 +37,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def new_session_id() -> str:
     """Sortable by start time, unique across stations without coordination."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

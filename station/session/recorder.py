@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from station import __version__, atomicio
-from station.clock import Clock
+from station.clock import Clock, utc_now
 from station.plate.calibration import Calibration
 from station.plate.model import PlateGeometry, PlateSamples, plate_samples
 from station.plate.tilt import board_tilt
@@ -84,7 +84,7 @@ class SessionRecorder:
             "format_version": fmt.FORMAT_VERSION, "session_id": self.session_id,
             "station_id": station_id, "patient_code": patient_code,
             "therapist_id": therapist_id, "software_version": __version__,
-            "source": source_kind, "started_utc": fmt.utc_now(), "ended_utc": None,
+            "source": source_kind, "started_utc": utc_now(), "ended_utc": None,
             "interrupted": False, "calibration": calibration.to_json(),
             "plate": {"span_ml_m": geometry.span_ml_m, "span_ap_m": geometry.span_ap_m,
                       "foot_spacing_m": geometry.foot_spacing_m}, "trials": [],
@@ -121,7 +121,7 @@ class SessionRecorder:
         self.trial = {"format_version": fmt.FORMAT_VERSION, "trial_id": index, "dir": dirname,
                       "name": name, "drill": drill, "conditions": conditions or {},
                       "parameters": parameters or {}, "sample_rate_hz": sample_rate_hz,
-                      "started_utc": fmt.utc_now(), "t0_ns": self._t0_ns, "events": [],
+                      "started_utc": utc_now(), "t0_ns": self._t0_ns, "events": [],
                       "scores": {}, "complete": False}
         (self.path / fmt.TRIALS_DIR / dirname).mkdir()
         self._write_trial()
@@ -207,7 +207,7 @@ class SessionRecorder:
     def seal(self) -> Path:
         """End the visit: close the trial, write the manifest (the completion marker)."""
         self.end_trial()
-        self.meta["ended_utc"] = fmt.utc_now()
+        self.meta["ended_utc"] = utc_now()
         self._write_meta()
         write_manifest(self.path)
         (self.path / fmt.LOCK_FILE).unlink(missing_ok=True)

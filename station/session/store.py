@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from station import atomicio
+from station.clock import utc_now
 from station.errors import SessionError
 from station.session import format as fmt
 from station.session.reader import needs_recovery, recover_session, verify_manifest
@@ -145,10 +146,6 @@ def needs_recovery_lock(lock: Path) -> bool:
 def _row(r: tuple) -> StoredSession:
     return StoredSession(r[0], State(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7],
                          json.loads(r[8]) if r[8] else None, r[9], r[10])
-
-
-def _utc(now: dt.datetime | None = None) -> str:
-    return (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sha256(path: Path) -> str:
@@ -340,8 +337,8 @@ class SessionStore:
             " bytes=excluded.bytes, files=excluded.files, patient_code=excluded.patient_code,"
             " interrupted=excluded.interrupted, synced_utc=excluded.synced_utc,"
             " receipt=excluded.receipt, last_error=excluded.last_error",
-            (sid, state, sha, size, files, patient_code, int(interrupted), _utc(),
-             _utc() if receipt else None, json.dumps(receipt) if receipt else None,
+            (sid, state, sha, size, files, patient_code, int(interrupted), utc_now(),
+             utc_now() if receipt else None, json.dumps(receipt) if receipt else None,
              last_error))
 
     def _set(self, sid: str, state: State, **cols: Any) -> None:
@@ -361,7 +358,7 @@ class SessionStore:
                 or row.manifest_sha256 != sha:
             raise SessionError(f"{session_id}: the receipt does not match the local manifest")
         atomicio.write_json(d / RECEIPT_FILE, receipt)     # first: rebuild finds it
-        self._set(session_id, State.SYNCED, synced_utc=_utc(), receipt=json.dumps(receipt),
+        self._set(session_id, State.SYNCED, synced_utc=utc_now(), receipt=json.dumps(receipt),
                   last_error=None)
 
     def mark_failed(self, session_id: str, error: str, state: State | None = None) -> None:
@@ -390,7 +387,7 @@ class SessionStore:
         re-asks the server; False sends the session back to ``sealed`` (it will be re-sent),
         an exception stops the purge (nothing is deleted without the answer)."""
         now = now or dt.datetime.now(dt.UTC)
-        cutoff = _utc(now - dt.timedelta(days=self.policy.keep_synced_days))
+        cutoff = utc_now(now - dt.timedelta(days=self.policy.keep_synced_days))
         purged: list[str] = []
         with self._exclusive():
             for s in self.sessions(State.SYNCED):

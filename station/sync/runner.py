@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import fcntl
 import json
 import logging
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__, atomicio
+from station.clock import utc_now
 from station.session.reader import pid_alive, verify_manifest
 from station.session.store import SessionStore, State
 from station.sync.client import (
@@ -74,10 +74,6 @@ class SyncSummary:
                 f"{mb:.1f} MB in {self.seconds:.1f} s; {self.pending} pending, "
                 f"{self.purged} purged")
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
-
-
-def _utc() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextlib.contextmanager
@@ -159,7 +155,7 @@ def run_sync(store: SessionStore, client: SyncClient, *,
     started = time.monotonic()
     status = _Status(store.data_dir)
     pending = store.pending()
-    status.update(force=True, state="running", pid=os.getpid(), started_utc=_utc(),
+    status.update(force=True, state="running", pid=os.getpid(), started_utc=utc_now(),
                   total=len(pending), done=0)
     say(f"sync: {len(pending)} session(s) to send to {client.base_url}")
     in_a_row = 0
@@ -226,11 +222,11 @@ def _finish(store: SessionStore, client: SyncClient, status: _Status,
             summary: SyncSummary) -> None:
     disk = store.disk_status()
     ok = summary.stopped is None and summary.pending == 0
-    status.update(force=True, state="idle", finished_utc=_utc(), current=None, pid=None,
+    status.update(force=True, state="idle", finished_utc=utc_now(), current=None, pid=None,
                   exit_code=summary.exit_code,
                   last_result=dataclasses.asdict(summary), counts=store.counts(),
                   disk=dataclasses.asdict(disk),
-                  **({"last_success_utc": _utc()} if ok else {}))
+                  **({"last_success_utc": utc_now()} if ok else {}))
     if summary.stopped is not None:
         return          # the server is unreachable or refuses us: do not knock again
     with contextlib.suppress(SyncError):

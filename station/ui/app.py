@@ -26,11 +26,10 @@ import pygame
 
 from station import atomicio
 from station.acquisition.runner import InlineAcquisition
-from station.clock import VirtualClock
+from station.clock import VirtualClock, utc_now
 from station.config import Config
 from station.drills.challenge import LevelStore
 from station.runtime import Station
-from station.session import format as fmt
 from station.ui import faults, theme
 from station.ui.audio import Audio
 from station.ui.banner import Banner
@@ -192,7 +191,7 @@ class App:
         if self.visit is not None:
             self.end_visit()
         if code not in self.patients.items:
-            self.patients.add(code, fmt.utc_now())
+            self.patients.add(code, utc_now())
             self.save_patients()
         self.visit = Visit(code, self.config, self.station, self.recorder)
         self._visits[self.visit.id] = self.visit

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pygame
 
+from station.clock import utc_now
 from station.config import Config
 from station.drills import registry
-from station.session import format as fmt
 from station.ui.app import App
 from station.ui.driver import Driver, close_app, open_app
 
@@ -42,7 +42,7 @@ close = close_app
 
 def register_patients(app: App) -> None:
     for i in (1, 2, 3, 4, 5, 6):
-        app.patients.add(f"P{i:04d}", fmt.utc_now())
+        app.patients.add(f"P{i:04d}", utc_now())
     app.save_patients()
 
 

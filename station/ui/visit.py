@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from station.clock import utc_now
 from station.config import Config
 from station.drills.autopilot import Autopilot
 from station.drills.base import Display, Drill, DrillContext, Phase
 from station.drills.recording import drill_parameters
 from station.drills.runner import block_from_records
 from station.runtime import Station
-from station.session import format as fmt
 from station.ui.live import Snapshot
 from station.ui.recording import DrillOutcome, RecorderProcess
 from station.ui.store import Result
@@ -42,7 +42,7 @@ class Visit:
         self.code = code
         self.id = secrets.token_hex(6)
         self.session_id = f"pending-{self.id}"
-        self.started_utc = fmt.utc_now()
+        self.started_utc = utc_now()
         self.failed: BaseException | None = None
         self.trials = 0
         self._rec = recorder
@@ -186,7 +186,7 @@ class DrillRun:
         if patient is not None and self.visit is not None:
             scores = dict(self.scores)
             scores["level"] = self.drill.level
-            self.result = Result(patient, self.visit.session_id, fmt.utc_now(),
+            self.result = Result(patient, self.visit.session_id, utc_now(),
                                  self.drill.name, self.drill.title, scores, complete)
         return self.result
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pygame
 
-from station.session import format as fmt
+from station.clock import utc_now
 from station.ui import theme
 from station.ui.screens.base import Screen
 from station.ui.store import CODE_RE
@@ -161,7 +161,7 @@ class NewPatient(Screen):
         if self.valid() is not None:
             return
         app = self.app
-        app.patients.add(self.code, fmt.utc_now(), self.person.strip() if self.names else "")
+        app.patients.add(self.code, utc_now(), self.person.strip() if self.names else "")
         app.save_patients()
         app.start_visit(self.code)
         app.goto("drills")
